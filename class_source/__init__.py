@@ -1,0 +1,280 @@
+"""dlt source for the Class virtual-classroom API: classes, rosters, schedules, users, templates,
+attendance and in-class activity metrics.
+
+Snapshot resources replace their table on every run (so rows deleted in Class disappear);
+`metrics` is incremental with one `starting_after` cursor per class, kept in this resource's dlt
+state and therefore committed in the same load package as the events it covers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, Optional
+
+import dlt
+import pendulum
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .client import BadResponseError, ConfigError, _expect_list, list_pages, metrics_pages
+from .progress import Progress
+from .records import to_table
+from .scopes import RESOURCE_SCOPES
+from .session import ApiSession
+
+__all__ = ["class_source", "RESOURCES", "METRICS_KEY"]
+
+RESOURCES: tuple[str, ...] = tuple(RESOURCE_SCOPES)
+METRICS_KEY = ("class_id", "student_id", "event_type", "event_start")
+ARROW_BATCH_ROWS = 50_000  # fewer, larger items: dlt's per-item cost stays negligible
+
+
+@dlt.source(name="class_api", section="class_api")
+def class_source(
+    base_url: str = dlt.config.value,
+    api_key: str = dlt.secrets.value,
+    max_concurrency: int = 16,
+    lookback_hours: float = 24.0,
+    start_date: Optional[str] = None,
+    end_date: Optional[str] = None,
+    skip_missing_scopes: bool = False,
+    request_timeout_s: float = 30.0,
+    max_retries: int = 6,
+    metrics_page_size: int = 1000,
+    transport: Optional[Any] = None,
+    progress: Optional[Any] = None,
+) -> Any:
+    """All of an organization's Class data. `transport` (an httpx transport) and `progress` are for
+    embedding: the tests pass the in-process emulator, the CLI a live progress line."""
+    if lookback_hours < 0:
+        raise ConfigError(f"lookback_hours must be >= 0, got {lookback_hours}")
+    if not 1 <= metrics_page_size <= 1000:
+        raise ConfigError(f"metrics_page_size must be between 1 and 1000, got {metrics_page_size}")
+    start_s, end_s = _unix_seconds("start_date", start_date), _unix_seconds("end_date", end_date)
+    if start_s is not None and end_s is not None and end_s <= start_s:
+        raise ConfigError(f"end_date {end_date} must be after start_date {start_date}")
+    session = ApiSession(
+        base_url,
+        api_key,
+        max_concurrency=max_concurrency,
+        timeout_s=request_timeout_s,
+        max_retries=max_retries,
+        skip_missing_scopes=skip_missing_scopes,
+        transport=transport,
+        progress=progress if isinstance(progress, Progress) else None,
+    )
+    return (
+        classes(session),
+        deferred_classes(session),
+        users(session),
+        templates(session),
+        enrollments(session),
+        schedules(session),
+        attendance(session),
+        metrics(session, int(lookback_hours * 3600), start_s, end_s, metrics_page_size),
+    )
+
+
+@dlt.resource(name="classes", primary_key="class_id", write_disposition="replace")
+def classes(session: ApiSession) -> Iterator[pa.Table]:
+    """Regular (scheduled) classes from GET /classes, replaced in full every run."""
+    if _runnable(session, "classes"):
+        yield _counted(session, "classes", to_table("classes", session.directory().classes))
+
+
+@dlt.resource(name="deferred_classes", primary_key="class_deferred_id", write_disposition="replace")
+def deferred_classes(session: ApiSession) -> Iterator[pa.Table]:
+    """Deferred class records from GET /classes?deferred=true, replaced in full every run."""
+    if _runnable(session, "deferred_classes"):
+        yield _counted(session, "deferred_classes", to_table("deferred_classes", session.directory().deferred_classes))
+
+
+@dlt.resource(name="users", primary_key="id", write_disposition="replace")
+def users(session: ApiSession) -> Iterator[pa.Table]:
+    """Users (instructors, admins) from GET /users, 1,000 per page, pages fetched concurrently."""
+    if _runnable(session, "users"):
+        records = session.run(list_pages(session.client, "/users"))
+        unique = list({record.get("id"): record for record in records}.values())  # offset paging may repeat
+        yield _counted(session, "users", to_table("users", unique))
+
+
+@dlt.resource(name="templates", primary_key="template_id", write_disposition="replace")
+def templates(session: ApiSession) -> Iterator[pa.Table]:
+    """Class templates from GET /templates, replaced in full every run."""
+    if _runnable(session, "templates"):
+        records = _expect_list(session.run(session.client.get("/templates")), "/templates")
+        yield _counted(session, "templates", to_table("templates", records))
+
+
+@dlt.resource(name="enrollments", primary_key=("class_id", "student_id"), write_disposition="replace")
+def enrollments(session: ApiSession) -> Iterator[pa.Table]:
+    """Rosters (students, assistants, teachers) of every regular and deferred class, one request per class."""
+    if _runnable(session, "enrollments"):
+        yield from _per_class_snapshot(session, "enrollments", "/class/enrollments", session.directory().all_ids)
+
+
+@dlt.resource(name="schedules", primary_key="schedule_id", write_disposition="replace")
+def schedules(session: ApiSession) -> Iterator[pa.Table]:
+    """Class dates of every regular and deferred class (GET /schedules per class), unix times as UTC timestamps."""
+    if _runnable(session, "schedules"):
+        yield from _per_class_snapshot(session, "schedules", "/schedules", session.directory().all_ids)
+
+
+@dlt.resource(name="attendance", primary_key=("class_id", "session_id", "student_id"), write_disposition="replace")
+def attendance(session: ApiSession) -> Iterator[pa.Table]:
+    """Attendance of every started session, flattened to one row per class, session and student."""
+    if _runnable(session, "attendance"):
+        yield from _per_class_snapshot(
+            session, "attendance", "/reporting/attendance", session.directory().regular_ids, _flatten_attendance
+        )
+
+
+@dlt.resource(name="metrics", primary_key=METRICS_KEY, write_disposition="merge")
+def metrics(
+    session: ApiSession, lookback_s: int, start_s: Optional[int], end_s: Optional[int], page_size: int
+) -> Iterator[pa.Table]:
+    """Activity events of every class, incremental per class on `starting_after`, re-reading `lookback_s`
+    before each class's cursor so events that end late still land; merged on the event's natural key."""
+    if not _runnable(session, "metrics"):
+        return
+    backfill = end_s is not None  # an explicit window: read it, leave the cursors alone
+    cursors: dict[str, int] = dlt.current.resource_state().setdefault("last_event_start_ms", {})
+    class_ids = session.directory().regular_ids
+    starting_after = {
+        class_id: _metrics_starting_after(None if backfill else cursors.get(class_id), lookback_s, start_s)
+        for class_id in class_ids
+    }
+    session.progress.start("metrics", len(class_ids))
+
+    def fetch(class_id: str):  # type: ignore[no-untyped-def]
+        return _pages_then_done(
+            metrics_pages(
+                session.client,
+                class_id,
+                starting_after=starting_after[class_id],
+                ending_before=end_s,
+                page_size=page_size,
+            )
+        )
+
+    batch = _Batcher("metrics")
+    for class_id, page in session.per_class(class_ids, fetch):
+        if page is None:
+            session.progress.advance("metrics", classes=1)
+            continue
+        table = to_table("metrics", page, {"class_id": class_id})
+        if not backfill:
+            newest_us = pc.max(table["event_start"].cast(pa.int64())).as_py()  # UTC_TS: epoch microseconds
+            if newest_us is not None:
+                newest_ms = newest_us // 1000
+                cursors[class_id] = max(cursors.get(class_id, newest_ms), newest_ms)
+        session.progress.advance("metrics", rows=table.num_rows)
+        yield from batch.add(table)
+    yield from batch.flush()
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _runnable(session: ApiSession, resource: str) -> bool:
+    return resource in session.runnable([resource])
+
+
+def _counted(session: ApiSession, resource: str, table: pa.Table) -> pa.Table:
+    session.progress.advance(resource, rows=table.num_rows)
+    return table
+
+
+def _per_class_snapshot(
+    session: ApiSession,
+    table: str,
+    path: str,
+    class_ids: Sequence[str],
+    flatten: Any = None,
+) -> Iterator[pa.Table]:
+    session.progress.start(table, len(class_ids))
+
+    async def fetch(class_id: str):  # type: ignore[no-untyped-def]
+        yield await session.client.get(path, {"class_id": class_id})
+
+    batch = _Batcher(table)
+    for class_id, body in session.per_class(class_ids, fetch):
+        rows = flatten(class_id, body) if flatten else _expect_list(body, path)
+        arrow = to_table(table, rows, {"class_id": class_id})
+        session.progress.advance(table, rows=arrow.num_rows, classes=1)
+        yield from batch.add(arrow)
+    yield from batch.flush()
+
+
+def _flatten_attendance(class_id: str, body: Any) -> list[dict[str, Any]]:
+    if not isinstance(body, dict) or not isinstance(body.get("sessions"), list):
+        raise BadResponseError(f"attendance of class {class_id}: expected an object with a sessions array")
+    rows = []
+    for session in body["sessions"]:
+        header = {
+            "session_id": session.get("session_id"),
+            "session_start_time": session.get("start_time"),
+            "session_end_time": session.get("end_time"),
+        }
+        for student in session.get("students") or []:
+            rows.append({**student, **header})
+    return rows
+
+
+async def _pages_then_done(pages: Any):  # type: ignore[no-untyped-def]
+    """Each page, then None once the class is complete (so progress can count finished classes)."""
+    async for page in pages:
+        yield page
+    yield None
+
+
+def _metrics_starting_after(cursor_ms: Optional[int], lookback_s: int, start_s: Optional[int]) -> Optional[int]:
+    """`starting_after` (exclusive, whole seconds) for one class.
+
+    With a cursor: re-read the cursor's own second (other events may share it) and `lookback_s`
+    before it. Without one: the class's full history, or from `start_date` on.
+    """
+    floor = None if start_s is None else start_s - 1
+    if cursor_ms is None:
+        return floor
+    after = cursor_ms // 1000 - 1 - lookback_s
+    return after if floor is None else max(after, floor)
+
+
+def _unix_seconds(name: str, value: Optional[str]) -> Optional[int]:
+    if value in (None, ""):
+        return None
+    try:
+        return int(pendulum.parse(str(value)).timestamp())  # type: ignore[union-attr]
+    except Exception as exc:  # pendulum raises several parser error types
+        raise ConfigError(f"{name} {value!r} is not an ISO-8601 date or datetime (e.g. 2026-09-01)") from exc
+
+
+class _Batcher:
+    """Concatenates small Arrow tables into items of about ARROW_BATCH_ROWS rows.
+
+    If a resource found no rows at all, the final flush yields an empty table of the right schema,
+    so the table exists (typed) for the SQL models and a replaced table is emptied.
+    """
+
+    def __init__(self, table: str) -> None:
+        self._table = table
+        self._tables: list[pa.Table] = []
+        self._rows = 0
+        self._yielded = False
+
+    def add(self, table: pa.Table) -> Iterator[pa.Table]:
+        if table.num_rows:
+            self._tables.append(table)
+            self._rows += table.num_rows
+        if self._rows >= ARROW_BATCH_ROWS:
+            yield from self.flush()
+
+    def flush(self) -> Iterator[pa.Table]:
+        if self._tables:
+            self._yielded = True
+            yield pa.concat_tables(self._tables, promote_options="permissive")
+        elif not self._yielded:
+            self._yielded = True
+            yield to_table(self._table, [])
+        self._tables, self._rows = [], 0

@@ -1,0 +1,301 @@
+"""`class-elt`: load a Class account into a warehouse, check a key, build models, run the emulator."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import RESOURCES
+from .client import ClassApiError
+from .records import RecordError
+
+PIPELINE_NAME = "class_elt"
+DEFAULT_DATASET = "class_data"
+DEMO_DATABASE = "class_demo.duckdb"
+
+# dlt settings the connector relies on, applied unless the user configured them otherwise:
+# replaced tables are swapped in one transaction (dashboards never see a half-empty table), and
+# Arrow items are written as parquet load files.
+DLT_DEFAULTS = {
+    "DESTINATION__REPLACE_STRATEGY": "insert-from-staging",
+    "RUNTIME__LOG_LEVEL": "WARNING",
+}
+
+
+class CliError(Exception):
+    """An expected failure: printed as one line, exit code 1."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    for key, value in DLT_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    logging.basicConfig(level=logging.WARNING, format="class-elt: %(levelname)s: %(message)s")
+    try:
+        return int(args.command(args) or 0)
+    except KeyboardInterrupt:
+        print("class-elt: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - expected failures become one line, the rest re-raise
+        reason = expected_failure(exc)
+        if reason is None:
+            raise
+        print(f"class-elt: error: {reason}", file=sys.stderr)
+        return 1
+
+
+def expected_failure(exc: BaseException) -> str | None:
+    """The one-line reason of an expected failure anywhere in `exc`'s chain, else None."""
+    from dlt.common.configuration.exceptions import ConfigFieldMissingException
+
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop(0)
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, (ClassApiError, RecordError, CliError)):
+            return str(current)
+        if _is_model_error(current):
+            return str(current)
+        if isinstance(current, ConfigFieldMissingException):
+            fields = ", ".join(current.fields)
+            return (
+                f"missing configuration {fields}: set SOURCES__CLASS_API__BASE_URL and SOURCES__CLASS_API__API_KEY "
+                "(or .dlt/config.toml and .dlt/secrets.toml), see README 'Configuration'"
+            )
+        pending.extend([getattr(current, "exception", None), current.__cause__, current.__context__])
+    return None
+
+
+def _is_model_error(exc: BaseException) -> bool:
+    try:
+        from .models import ModelError
+    except ImportError:
+        return False
+    return isinstance(exc, ModelError)
+
+
+# --- commands --------------------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import dlt
+
+    from . import class_source
+    from .progress import TerminalProgress
+
+    resources = _resource_list(args.resources)
+    pipeline = dlt.pipeline(
+        pipeline_name=args.pipeline_name, destination=args.destination, dataset_name=args.dataset_name
+    )
+    progress = TerminalProgress()
+    source = class_source(progress=progress)
+    if resources:
+        source = source.with_resources(*resources)
+    load(pipeline, source, progress, full_refresh=args.full_refresh, build_models=not args.no_models)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import dlt
+
+    from . import class_source
+    from .emulator import Emulator
+    from .progress import TerminalProgress
+
+    database = Path(args.output).resolve()
+    print(f"class-elt demo: a synthetic school of {args.classes} classes (seed {args.seed}) on a local Class API emulator")
+    emulator = Emulator(seed=args.seed, classes=args.classes, latency_ms=args.latency_ms)
+    api_key = emulator.mint_key()
+    with emulator.serve(host="127.0.0.1", port=0) as base_url:
+        print(f"emulator serving at {base_url}; loading into {database}")
+        pipeline = dlt.pipeline(
+            pipeline_name="class_demo",
+            destination=dlt.destinations.duckdb(str(database)),
+            dataset_name=DEFAULT_DATASET,
+        )
+        progress = TerminalProgress()
+        source = class_source(base_url=base_url, api_key=api_key, progress=progress)
+        load(pipeline, source, progress, full_refresh=True, build_models=True)
+    print(f"\nquery it:  duckdb {database} \"select * from {DEFAULT_DATASET}.fct_session_attendance limit 10\"")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    import dlt
+
+    from .scopes import RESOURCE_SCOPES, missing_scopes
+    from .session import ApiSession
+
+    base_url = dlt.config.get("sources.class_api.base_url")
+    api_key = dlt.secrets.get("sources.class_api.api_key")
+    if not base_url or not api_key:
+        raise CliError(
+            "missing configuration: set SOURCES__CLASS_API__BASE_URL and SOURCES__CLASS_API__API_KEY "
+            "(or .dlt/config.toml and .dlt/secrets.toml)"
+        )
+    session = ApiSession(str(base_url), str(api_key))
+    try:
+        granted = session.granted_scopes()
+    finally:
+        session.close()
+    print(f"API key accepted by {session.client.base_url}")
+    ok = True
+    for resource in RESOURCE_SCOPES:
+        missing = missing_scopes(resource, granted)
+        ok &= not missing
+        status = "ok" if not missing else "MISSING " + ", ".join(missing)
+        print(f"  {resource:<17} {', '.join(RESOURCE_SCOPES[resource]):<32} {status}")
+    if not ok:
+        print("some resources cannot be loaded: grant the missing scopes, or set skip_missing_scopes = true")
+    return 0 if ok else 1
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    import dlt
+
+    pipeline = dlt.pipeline(
+        pipeline_name=args.pipeline_name, destination=args.destination, dataset_name=args.dataset_name
+    )
+    _build_models(pipeline)
+    return 0
+
+
+def cmd_emulator(args: argparse.Namespace) -> int:
+    from .emulator import ALL_SCOPES, Emulator, FaultConfig
+
+    scopes = tuple(s.strip() for s in args.scopes.split(",") if s.strip()) if args.scopes else ALL_SCOPES
+    unknown = sorted(set(scopes) - set(ALL_SCOPES))
+    if unknown:
+        raise CliError(f"unknown scope(s) {', '.join(unknown)}; known: {', '.join(ALL_SCOPES)}")
+    if not 0 <= args.fault_rate <= 1:
+        raise CliError(f"--fault-rate must be between 0 and 1, got {args.fault_rate}")
+    emulator = Emulator(
+        seed=args.seed, classes=args.classes, latency_ms=args.latency_ms, faults=FaultConfig(rate=args.fault_rate)
+    )
+    api_key = emulator.mint_key(scopes=scopes)
+    print(f"export SOURCES__CLASS_API__BASE_URL=http://{args.host}:{args.port}")
+    print(f"export SOURCES__CLASS_API__API_KEY={api_key}")
+    sys.stdout.flush()
+    emulator.serve_forever(args.host, args.port)
+    return 0
+
+
+# --- shared steps ----------------------------------------------------------------------------------
+
+
+def load(pipeline: Any, source: Any, progress: Any, *, full_refresh: bool, build_models: bool) -> None:
+    """Extract, normalize and load with live progress, then build the models and print a summary."""
+    started = time.monotonic()
+    try:
+        info = pipeline.run(source, refresh="drop_sources" if full_refresh else None)
+    finally:
+        progress.finish()
+    load_seconds = time.monotonic() - started
+    row_counts = pipeline.last_trace.last_normalize_info.row_counts if pipeline.last_trace else {}
+    print(f"loaded {info.dataset_name} on {pipeline.destination.destination_name} in {load_seconds:.1f}s")
+    _print_table_counts(pipeline, row_counts)
+    if build_models:
+        _build_models(pipeline)
+
+
+def _build_models(pipeline: Any) -> None:
+    try:
+        from .models import build_models
+    except ImportError:
+        return
+    started = time.monotonic()
+    built = build_models(pipeline, progress=lambda line: print(f"  {line}", file=sys.stderr))
+    print(f"built {len(built)} models in {time.monotonic() - started:.1f}s")
+    for model in built:
+        print(f"  {model.name:<28} {model.kind:<5} {model.rows:>12,} rows")
+
+
+def _print_table_counts(pipeline: Any, loaded: dict[str, int]) -> None:
+    print(f"  {'table':<20} {'loaded now':>12} {'rows in table':>14}")
+    with pipeline.sql_client() as client:
+        for table in RESOURCES:
+            try:
+                total = client.execute_sql(f"SELECT count(*) FROM {client.make_qualified_table_name(table)}")[0][0]
+            except Exception:  # noqa: BLE001 - a resource that was not selected has no table yet
+                continue
+            print(f"  {table:<20} {loaded.get(table, 0):>12,} {total:>14,}")
+
+
+def _resource_list(raw: str | None) -> list[str]:
+    if not raw:
+        return []
+    names = [name.strip() for name in raw.split(",") if name.strip()]
+    unknown = [name for name in names if name not in RESOURCES]
+    if unknown:
+        raise CliError(f"unknown resource(s) {', '.join(unknown)}; choose from {', '.join(RESOURCES)}")
+    return names
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="class-elt", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    def warehouse_options(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--destination", default="duckdb", help="any dlt destination (default: duckdb)")
+        command.add_argument("--dataset-name", default=DEFAULT_DATASET, help=f"default: {DEFAULT_DATASET}")
+        command.add_argument("--pipeline-name", default=PIPELINE_NAME, help=f"dlt pipeline name (default: {PIPELINE_NAME})")
+
+    demo = commands.add_parser("demo", help="load a synthetic school from the embedded emulator into ./class_demo.duckdb")
+    demo.add_argument("--classes", type=_positive_int, default=50)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--latency-ms", type=_non_negative_float, default=0.0)
+    demo.add_argument("--output", default=DEMO_DATABASE, help=f"DuckDB file (default: ./{DEMO_DATABASE})")
+    demo.set_defaults(command=cmd_demo)
+
+    run = commands.add_parser("run", help="load the configured Class account into the warehouse")
+    warehouse_options(run)
+    run.add_argument("--resources", help=f"comma-separated subset of: {', '.join(RESOURCES)}")
+    run.add_argument("--full-refresh", action="store_true", help="drop this source's tables and cursors first")
+    run.add_argument("--no-models", action="store_true", help="skip building the SQL models")
+    run.set_defaults(command=cmd_run)
+
+    check = commands.add_parser("check", help="verify the API key and the scope of every resource")
+    check.set_defaults(command=cmd_check)
+
+    models = commands.add_parser("models", help="build the SQL models in sql/ on the loaded dataset")
+    warehouse_options(models)
+    models.set_defaults(command=cmd_models)
+
+    emulator = commands.add_parser("emulator", help="serve a synthetic Class API on loopback")
+    emulator.add_argument("--host", default="127.0.0.1")
+    emulator.add_argument("--port", type=int, default=8765)
+    emulator.add_argument("--classes", type=_positive_int, default=200)
+    emulator.add_argument("--seed", type=int, default=7)
+    emulator.add_argument("--latency-ms", type=_non_negative_float, default=0.0)
+    emulator.add_argument("--fault-rate", type=float, default=0.0)
+    emulator.add_argument("--scopes", help="comma-separated scopes for the minted key (default: all)")
+    emulator.set_defaults(command=cmd_emulator)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""Live progress of a load: classes fetched and rows extracted per resource."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import TextIO
+
+
+@dataclass
+class ResourceProgress:
+    classes_done: int = 0
+    classes_total: int | None = None
+    rows: int = 0
+
+
+class Progress:
+    """Counts per resource; `render()` gives one status line. The base class only counts."""
+
+    def __init__(self) -> None:
+        self.resources: dict[str, ResourceProgress] = {}
+        self._lock = threading.Lock()
+
+    def start(self, resource: str, classes_total: int | None = None) -> None:
+        with self._lock:
+            self.resources[resource] = ResourceProgress(classes_total=classes_total)
+        self.changed()
+
+    def advance(self, resource: str, *, rows: int = 0, classes: int = 0) -> None:
+        with self._lock:
+            state = self.resources.setdefault(resource, ResourceProgress())
+            state.rows += rows
+            state.classes_done += classes
+        self.changed()
+
+    def render(self) -> str:
+        with self._lock:
+            parts = []
+            for name, state in self.resources.items():
+                text = f"{name} {state.rows:,}"
+                if state.classes_total:
+                    text += f" ({state.classes_done}/{state.classes_total} classes)"
+                parts.append(text)
+        return " | ".join(parts)
+
+    def changed(self) -> None:
+        """Hook for subclasses that display progress."""
+
+
+class TerminalProgress(Progress):
+    """Redraws one status line on a terminal; on a pipe, prints a line every `interval_s`."""
+
+    def __init__(self, stream: TextIO = sys.stderr, interval_s: float = 0.2) -> None:
+        super().__init__()
+        self._stream = stream
+        self._tty = stream.isatty()
+        self._interval_s = interval_s if self._tty else max(interval_s, 5.0)
+        self._last = 0.0
+        self._started = time.monotonic()
+
+    def changed(self) -> None:
+        now = time.monotonic()
+        if now - self._last < self._interval_s:
+            return
+        self._last = now
+        line = f"[{now - self._started:6.1f}s] extracting: {self.render()}"
+        if self._tty:
+            self._stream.write("\r\x1b[2K" + line[:200])
+        else:
+            self._stream.write(line + "\n")
+        self._stream.flush()
+
+    def finish(self) -> None:
+        if self._tty:
+            self._stream.write("\r\x1b[2K")
+            self._stream.flush()

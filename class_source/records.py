@@ -1,0 +1,223 @@
+"""API records -> typed `pyarrow` tables, one schema per warehouse table.
+
+Building Arrow tables here (instead of yielding dicts) gives every table explicit column types
+and lets dlt skip its row-by-row normalizer. Timestamps become UTC `timestamp` columns: ISO
+strings with milliseconds keep millisecond precision, unix seconds become second-exact values.
+Fields the API adds in the future are kept as extra columns rather than dropped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pendulum
+import pyarrow as pa
+
+# microseconds: every destination's default precision (the API itself sends milliseconds)
+UTC_TS = pa.timestamp("us", tz="UTC")
+
+# column -> Arrow type as landed; the field order is the table's column order
+TABLE_SCHEMAS: dict[str, pa.Schema] = {
+    "classes": pa.schema(
+        [
+            pa.field("class_id", pa.string(), nullable=False),
+            ("ext_class_id", pa.string()),
+            ("class_name", pa.string()),
+            ("class_description", pa.string()),
+            ("meeting_id", pa.string()),
+            ("host", pa.string()),
+            ("invite_link", pa.string()),
+            ("password", pa.string()),
+        ]
+    ),
+    "deferred_classes": pa.schema(
+        [
+            pa.field("class_deferred_id", pa.int64(), nullable=False),
+            ("class_id", pa.string()),
+            ("ext_class_id", pa.string()),
+            ("email", pa.string()),
+            ("class_name", pa.string()),
+            ("class_description", pa.string()),
+            ("created_at", UTC_TS),
+            ("updated_at", UTC_TS),
+        ]
+    ),
+    "users": pa.schema(
+        [
+            pa.field("id", pa.int64(), nullable=False),
+            ("ext_user_id", pa.string()),
+            ("email", pa.string()),
+            ("user_name", pa.string()),
+            ("roles", pa.list_(pa.string())),
+            ("is_zoom_configured", pa.bool_()),
+        ]
+    ),
+    "templates": pa.schema(
+        [
+            pa.field("template_id", pa.string(), nullable=False),
+            ("name", pa.string()),
+            ("description", pa.string()),
+            ("status", pa.string()),
+        ]
+    ),
+    "enrollments": pa.schema(
+        [
+            pa.field("class_id", pa.string(), nullable=False),
+            pa.field("student_id", pa.string(), nullable=False),
+            ("meeting_id", pa.string()),
+            ("user_name", pa.string()),
+            ("first_name", pa.string()),
+            ("last_name", pa.string()),
+            ("email", pa.string()),
+            ("ext_person_id", pa.string()),
+            ("role", pa.string()),
+        ]
+    ),
+    "schedules": pa.schema(
+        [
+            pa.field("schedule_id", pa.string(), nullable=False),
+            ("class_id", pa.string()),
+            ("start_time", UTC_TS),
+            ("end_time", UTC_TS),
+        ]
+    ),
+    "attendance": pa.schema(
+        [
+            pa.field("class_id", pa.string(), nullable=False),
+            pa.field("session_id", pa.string(), nullable=False),
+            ("session_start_time", UTC_TS),
+            ("session_end_time", UTC_TS),
+            pa.field("student_id", pa.string(), nullable=False),
+            ("email", pa.string()),
+            ("ext_person_id", pa.string()),
+            ("present", pa.bool_()),
+            ("tardy", pa.bool_()),
+            ("join_time", UTC_TS),
+            ("leave_time", UTC_TS),
+        ]
+    ),
+    "metrics": pa.schema(
+        [
+            pa.field("class_id", pa.string(), nullable=False),
+            pa.field("student_id", pa.string(), nullable=False),
+            ("email", pa.string()),
+            ("ext_person_id", pa.string()),
+            pa.field("event_start", UTC_TS, nullable=False),
+            ("event_end", UTC_TS),
+            ("event_duration", pa.int64()),
+            pa.field("event_type", pa.string(), nullable=False),
+            ("event_value", pa.string()),
+        ]
+    ),
+}
+
+# timestamp columns the API sends as unix seconds (all others arrive as ISO-8601 strings)
+UNIX_SECONDS_COLUMNS = {"schedules": {"start_time", "end_time"}}
+
+
+class RecordError(ValueError):
+    """A record from the API cannot be typed as its table requires."""
+
+
+def to_table(
+    table: str, records: Sequence[Mapping[str, Any]], constants: Mapping[str, Any] | None = None
+) -> pa.Table:
+    """Type `records` (API JSON objects) as `table`'s Arrow schema.
+
+    `constants` fills columns the records don't carry themselves, e.g. the `class_id` of a
+    per-class endpoint's answer.
+    """
+    schema = TABLE_SCHEMAS[table]
+    unix_columns = UNIX_SECONDS_COLUMNS.get(table, set())
+    constants = constants or {}
+    columns: list[pa.Array] = []
+    for field in schema:
+        if field.name in constants:
+            columns.append(pa.array([constants[field.name]] * len(records), type=field.type))
+            continue
+        values = [record.get(field.name) for record in records]
+        columns.append(_column(table, field, values, field.name in unix_columns))
+    for field, column in zip(schema, columns):
+        if not field.nullable and column.null_count:
+            bad = records[column.is_null().index(True).as_py()]
+            raise RecordError(f"{table} record without its key {field.name}: {_excerpt(bad)}")
+    result = pa.Table.from_arrays(columns, schema=schema)
+    extra = set().union(*(record.keys() for record in records)) - set(schema.names) if records else set()
+    for name in sorted(extra):
+        result = result.append_column(name, _extra_column([record.get(name) for record in records]))
+    return result
+
+
+def _column(table: str, field: pa.Field, values: list[Any], unix_seconds: bool) -> pa.Array:
+    if pa.types.is_timestamp(field.type):
+        return _timestamps(table, field.name, values, unix_seconds)
+    try:
+        return pa.array(values, type=field.type)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+        return pa.array([_coerce(table, field, value) for value in values], type=field.type)
+
+
+def _coerce(table: str, field: pa.Field, value: Any) -> Any:
+    """Coerce one value of an unexpected JSON type; documented in the README's bad-data table."""
+    if value is None:
+        return None
+    kind = field.type
+    try:
+        if pa.types.is_string(kind):
+            return value if isinstance(value, str) else json.dumps(value)
+        if pa.types.is_integer(kind) and not isinstance(value, bool):
+            number = int(value) if isinstance(value, (int, str)) else None
+            if number is not None:
+                return number
+        if pa.types.is_boolean(kind) and isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        if pa.types.is_list(kind) and isinstance(value, list):
+            return [v if isinstance(v, str) else json.dumps(v) for v in value]
+    except ValueError:
+        pass
+    raise RecordError(f"{table}.{field.name}: cannot read {value!r} as {kind}")
+
+
+def _timestamps(table: str, column: str, values: list[Any], unix_seconds: bool) -> pa.Array:
+    if unix_seconds:
+        try:
+            seconds = pa.array([None if v is None else int(v) for v in values], type=pa.int64())
+            return seconds.cast(pa.timestamp("s", tz="UTC")).cast(UTC_TS)
+        except (TypeError, ValueError) as exc:
+            bad = next(v for v in values if v is not None and not _is_int_like(v))
+            raise RecordError(f"{table}.{column}: {bad!r} is not a unix timestamp in seconds") from exc
+    try:
+        return pa.array(values, type=pa.string()).cast(UTC_TS)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array([_parse_iso(table, column, v) for v in values], type=UTC_TS)
+
+
+def _parse_iso(table: str, column: str, value: Any) -> Any:
+    if value is None:
+        return None
+    try:
+        return pendulum.parse(str(value)).in_timezone("UTC")  # type: ignore[union-attr]
+    except (ValueError, TypeError, pendulum.parsing.exceptions.ParserError) as exc:
+        raise RecordError(f"{table}.{column}: {value!r} is not an ISO-8601 timestamp") from exc
+
+
+def _is_int_like(value: Any) -> bool:
+    try:
+        int(value)
+    except (TypeError, ValueError):
+        return False
+    return not isinstance(value, bool)
+
+
+def _extra_column(values: list[Any]) -> pa.Array:
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array([None if v is None else json.dumps(v) for v in values], type=pa.string())
+
+
+def _excerpt(record: Mapping[str, Any]) -> str:
+    text = json.dumps(record, default=str, ensure_ascii=False)
+    return text if len(text) <= 300 else text[:300] + "..."
