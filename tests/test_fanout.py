@@ -1,0 +1,74 @@
+"""The sync-to-async bridge: every item once, bounded concurrency, failures surface, early close cancels."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from class_source.fanout import EventLoopThread
+
+
+@pytest.fixture
+def loop_thread():
+    thread = EventLoopThread()
+    yield thread
+    thread.close()
+
+
+def test_stream_yields_every_item_once_with_at_most_window_running(loop_thread):
+    running, peak = 0, 0
+
+    def producer(n: int):
+        async def items():
+            nonlocal running, peak
+            running += 1
+            peak = max(peak, running)
+            await asyncio.sleep(0.01)
+            for page in range(3):
+                yield (n, page)
+            running -= 1
+
+        return items
+
+    got = list(loop_thread.stream((producer(n) for n in range(40)), window=5))
+    assert sorted(got) == [(n, p) for n in range(40) for p in range(3)]
+    assert 1 < peak <= 5
+    for n in range(40):  # one producer's items keep their order
+        assert [p for m, p in got if m == n] == [0, 1, 2]
+
+
+def test_a_failing_producer_stops_the_stream_with_its_error(loop_thread):
+    def producer(n: int):
+        async def items():
+            await asyncio.sleep(0.001 * n)
+            if n == 3:
+                raise ValueError("class 3 broke")
+            yield n
+
+        return items
+
+    with pytest.raises(ValueError, match="class 3 broke"):
+        list(loop_thread.stream((producer(n) for n in range(100)), window=4))
+
+
+def test_closing_the_stream_early_cancels_outstanding_work(loop_thread):
+    cancelled = []
+
+    def producer(n: int):
+        async def items():
+            try:
+                yield n
+                await asyncio.sleep(10)
+                yield n
+            except asyncio.CancelledError:
+                cancelled.append(n)
+                raise
+
+        return items
+
+    stream = loop_thread.stream((producer(n) for n in range(3)), window=3)
+    assert next(stream) in range(3)
+    stream.close()
+    loop_thread.run(asyncio.sleep(0.05))
+    assert cancelled, "outstanding producers must be cancelled when the consumer stops"
