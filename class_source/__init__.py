@@ -12,13 +12,15 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Optional
 
 import dlt
+from dlt.common.typing import TSecretStrValue
 import pendulum
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from .client import BadResponseError, ConfigError, _expect_list, list_pages, metrics_pages
+from .pii import PiiPolicy
 from .progress import Progress
-from .records import to_table
+from .records import column_hints, to_table
 from .scopes import RESOURCE_SCOPES
 from .session import ApiSession
 
@@ -41,6 +43,8 @@ def class_source(
     request_timeout_s: float = 30.0,
     max_retries: int = 6,
     metrics_page_size: int = 1000,
+    pii: str = "keep",
+    pii_salt: Optional[TSecretStrValue] = None,
     transport: Optional[Any] = None,
     progress: Optional[Any] = None,
 ) -> Any:
@@ -62,6 +66,7 @@ def class_source(
         skip_missing_scopes=skip_missing_scopes,
         transport=transport,
         progress=progress if isinstance(progress, Progress) else None,
+        pii=PiiPolicy(pii, pii_salt),
     )
     return (
         classes(session),
@@ -79,23 +84,24 @@ def class_source(
 def classes(session: ApiSession) -> Iterator[pa.Table]:
     """Regular (scheduled) classes from GET /classes, replaced in full every run."""
     if _runnable(session, "classes"):
-        yield _counted(session, "classes", to_table("classes", session.directory().classes))
+        yield _counted(session, "classes", _typed(session, "classes", session.directory().classes))
 
 
 @dlt.resource(name="deferred_classes", primary_key="class_deferred_id", write_disposition="replace")
 def deferred_classes(session: ApiSession) -> Iterator[pa.Table]:
     """Deferred class records from GET /classes?deferred=true, replaced in full every run."""
     if _runnable(session, "deferred_classes"):
-        yield _counted(session, "deferred_classes", to_table("deferred_classes", session.directory().deferred_classes))
+        yield _counted(session, "deferred_classes", _typed(session, "deferred_classes", session.directory().deferred_classes))
 
 
-@dlt.resource(name="users", primary_key="id", write_disposition="replace")
-def users(session: ApiSession) -> Iterator[pa.Table]:
+@dlt.resource(name="users", primary_key="id", write_disposition="replace", columns=column_hints("users"))
+def users(session: ApiSession) -> Iterator[list[dict[str, Any]]]:
     """Users (instructors, admins) from GET /users, 1,000 per page, pages fetched concurrently."""
     if _runnable(session, "users"):
         records = session.run(list_pages(session.client, "/users"))
         unique = list({record.get("id"): record for record in records}.values())  # offset paging may repeat
-        yield _counted(session, "users", to_table("users", unique))
+        # typed through Arrow, yielded as rows: a list column can't be written to Postgres' csv load files
+        yield _counted(session, "users", _typed(session, "users", unique)).to_pylist()
 
 
 @dlt.resource(name="templates", primary_key="template_id", write_disposition="replace")
@@ -103,7 +109,7 @@ def templates(session: ApiSession) -> Iterator[pa.Table]:
     """Class templates from GET /templates, replaced in full every run."""
     if _runnable(session, "templates"):
         records = _expect_list(session.run(session.client.get("/templates")), "/templates")
-        yield _counted(session, "templates", to_table("templates", records))
+        yield _counted(session, "templates", _typed(session, "templates", records))
 
 
 @dlt.resource(name="enrollments", primary_key=("class_id", "student_id"), write_disposition="replace")
@@ -162,7 +168,7 @@ def metrics(
         if page is None:
             session.progress.advance("metrics", classes=1)
             continue
-        table = to_table("metrics", page, {"class_id": class_id})
+        table = _typed(session, "metrics", page, {"class_id": class_id})
         if not backfill:
             newest_us = pc.max(table["event_start"].cast(pa.int64())).as_py()  # UTC_TS: epoch microseconds
             if newest_us is not None:
@@ -178,6 +184,10 @@ def metrics(
 
 def _runnable(session: ApiSession, resource: str) -> bool:
     return resource in session.runnable([resource])
+
+
+def _typed(session: ApiSession, table: str, records: Any, constants: Optional[dict[str, Any]] = None) -> pa.Table:
+    return session.pii.apply(table, to_table(table, records, constants))
 
 
 def _counted(session: ApiSession, resource: str, table: pa.Table) -> pa.Table:
@@ -200,7 +210,7 @@ def _per_class_snapshot(
     batch = _Batcher(table)
     for class_id, body in session.per_class(class_ids, fetch):
         rows = flatten(class_id, body) if flatten else _expect_list(body, path)
-        arrow = to_table(table, rows, {"class_id": class_id})
+        arrow = _typed(session, table, rows, {"class_id": class_id})
         session.progress.advance(table, rows=arrow.num_rows, classes=1)
         yield from batch.add(arrow)
     yield from batch.flush()

@@ -195,17 +195,20 @@ def cmd_emulator(args: argparse.Namespace) -> int:
 
 def load(pipeline: Any, source: Any, progress: Any, *, full_refresh: bool, build_models: bool) -> None:
     """Extract, normalize and load with live progress, then build the models and print a summary."""
+    from .lock import run_lock
+
     started = time.monotonic()
-    try:
-        info = pipeline.run(source, refresh="drop_sources" if full_refresh else None)
-    finally:
-        progress.finish()
-    load_seconds = time.monotonic() - started
-    row_counts = pipeline.last_trace.last_normalize_info.row_counts if pipeline.last_trace else {}
-    print(f"loaded {info.dataset_name} on {pipeline.destination.destination_name} in {load_seconds:.1f}s")
-    _print_table_counts(pipeline, row_counts)
-    if build_models:
-        _build_models(pipeline)
+    with run_lock(pipeline.working_dir, pipeline.pipeline_name):
+        try:
+            info = pipeline.run(source, refresh="drop_sources" if full_refresh else None)
+        finally:
+            progress.finish()
+        load_seconds = time.monotonic() - started
+        row_counts = pipeline.last_trace.last_normalize_info.row_counts if pipeline.last_trace else {}
+        print(f"loaded {info.dataset_name} on {pipeline.destination.destination_name} in {load_seconds:.1f}s")
+        _print_table_counts(pipeline, row_counts)
+        if build_models:
+            _build_models(pipeline)
 
 
 def _build_models(pipeline: Any) -> None:

@@ -117,6 +117,23 @@ TABLE_SCHEMAS: dict[str, pa.Schema] = {
 UNIX_SECONDS_COLUMNS = {"schedules": {"start_time", "end_time"}}
 
 
+def column_hints(table: str) -> dict[str, dict[str, Any]]:
+    """dlt column hints equal to `table`'s Arrow schema, for a resource that yields rows instead."""
+    return {
+        field.name: {"name": field.name, "nullable": field.nullable, "data_type": _DLT_TYPES[field.type]}
+        for field in TABLE_SCHEMAS[table]
+    }
+
+
+_DLT_TYPES = {
+    pa.string(): "text",
+    pa.int64(): "bigint",
+    pa.bool_(): "bool",
+    UTC_TS: "timestamp",
+    pa.list_(pa.string()): "json",
+}
+
+
 class RecordError(ValueError):
     """A record from the API cannot be typed as its table requires."""
 

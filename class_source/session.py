@@ -18,6 +18,7 @@ import httpx
 
 from .client import ClassApiClient, NotFoundError, RetryPolicy, ScopeError, _expect_list
 from .fanout import EventLoopThread
+from .pii import PiiPolicy
 from .progress import Progress
 from .scopes import RESOURCE_SCOPES, describe_missing, missing_scopes, probe_scopes
 
@@ -56,6 +57,7 @@ class ApiSession:
         skip_missing_scopes: bool = False,
         transport: httpx.AsyncBaseTransport | None = None,
         progress: Progress | None = None,
+        pii: PiiPolicy | None = None,
     ) -> None:
         self.client = ClassApiClient(
             base_url,
@@ -68,6 +70,7 @@ class ApiSession:
         self.window = 2 * max_concurrency
         self.skip_missing_scopes = skip_missing_scopes
         self.progress = progress or Progress()
+        self.pii = pii or PiiPolicy()
         self._loop = EventLoopThread()
         self._lock = threading.Lock()
         self._granted: dict[str, bool] | None = None
