@@ -37,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     for key, value in DLT_DEFAULTS.items():
         os.environ.setdefault(key, value)
-    logging.basicConfig(level=logging.WARNING, format="class-elt: %(levelname)s: %(message)s")
+    _log_to_stderr()
     try:
         return int(args.command(args) or 0)
     except KeyboardInterrupt:
@@ -49,6 +49,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"class-elt: error: {reason}", file=sys.stderr)
         return 1
+
+
+class _StderrHandler(logging.Handler):
+    """Writes to whatever sys.stderr is at the time (tests swap it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(self.format(record), file=sys.stderr)
+
+
+def _log_to_stderr() -> None:
+    logger = logging.getLogger("class_elt")
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("class-elt: %(levelname)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO if os.environ.get("CLASS_ELT_VERBOSE") else logging.WARNING)
+        logger.propagate = False
 
 
 def expected_failure(exc: BaseException) -> str | None:

@@ -205,8 +205,8 @@ def _status_error(status: int, body: bytes, where: str) -> ClassApiError:
     text = _error_text(body)
     if status == 401:
         return AuthError(
-            f"API key invalid or expired ({where} answered 401): create a new key in the Class admin portal "
-            "and set sources.class_api.api_key"
+            "API key invalid or expired (the Class API answered 401 Unauthorized): create a new key in the "
+            "Class admin portal and set sources.class_api.api_key (env SOURCES__CLASS_API__API_KEY)"
         )
     if status == 403:
         scope = text.removeprefix("Api key scope ").removesuffix(" required").strip()

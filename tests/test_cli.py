@@ -1,0 +1,264 @@
+"""End to end through `class-elt`, against the emulator served on loopback as a user would run it."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from class_source.cli import main
+from class_source.emulator import ALL_SCOPES, Emulator, FaultConfig
+from tests.support import KEYS, assert_matches_truth, table_counts, truth_keys, warehouse_rows
+
+DATABASE = "warehouse.duckdb"
+
+
+def point_at(monkeypatch: pytest.MonkeyPatch, base_url: str, api_key: str, **options: object) -> None:
+    monkeypatch.setenv("SOURCES__CLASS_API__BASE_URL", base_url)
+    monkeypatch.setenv("SOURCES__CLASS_API__API_KEY", api_key)
+    for name, value in options.items():
+        monkeypatch.setenv(f"SOURCES__CLASS_API__{name.upper()}", str(value))
+
+
+def test_run_loads_exactly_the_ground_truth_and_a_rerun_adds_nothing(workdir, monkeypatch, capsys):
+    emulator = Emulator(seed=11, classes=6)
+    with emulator.serve() as base_url:
+        point_at(monkeypatch, base_url, emulator.mint_key())
+        assert main(["run", "--no-models"]) == 0
+        truth = emulator.school.ground_truth()
+        assert_matches_truth(workdir / DATABASE, truth)
+        first = table_counts(workdir / DATABASE)
+        assert main(["run", "--no-models"]) == 0
+    assert table_counts(workdir / DATABASE) == first
+    assert_matches_truth(workdir / DATABASE, truth)
+    assert all(first[t] > 0 for t in ("classes", "users", "enrollments", "schedules", "attendance", "metrics"))
+    out = capsys.readouterr().out
+    assert re.search(r"metrics\s+\d", out), out  # the summary lists tables and rows
+
+
+def test_second_run_lands_new_late_and_new_class_events(workdir, monkeypatch):
+    emulator = Emulator(seed=5, classes=4)
+    school = emulator.school
+    class_id = school.class_ids()[0]
+    student = next(r for r in school.ground_truth()["enrollments"] if r["class_id"] == class_id)
+    now = emulator.clock.now
+    # a long event that started before the first run and ends after it: only the lookback finds it
+    late = _event(student, start=now - 2 * 3600, end=now + 1800, kind="PRESENTING")
+    recent = _event(student, start=now - 3600, end=now - 3590, kind="RAISED_HAND", value="1")  # cursor passes `late`
+    school.add_events(class_id, [late, recent])
+    with emulator.serve() as base_url:
+        point_at(monkeypatch, base_url, emulator.mint_key())
+        assert main(["run", "--no-models"]) == 0
+        assert _late_event_key(late, class_id) not in set(warehouse_rows(workdir / DATABASE, "metrics"))
+
+        emulator.clock.advance(6 * 3600)  # live sessions happen, the long event ends
+        new_class = _create_class_with_history(emulator, base_url, student)
+        assert main(["run", "--no-models"]) == 0
+        truth = school.ground_truth()
+    assert_matches_truth(workdir / DATABASE, truth)
+    keys = set(warehouse_rows(workdir / DATABASE, "metrics"))
+    assert _late_event_key(late, class_id) in keys
+    assert {k for k in keys if k[0] == new_class} == {k for k in truth_keys(truth, "metrics") if k[0] == new_class}
+
+
+def test_page_boundary_inside_a_crowded_second_loses_and_duplicates_nothing(workdir, monkeypatch):
+    emulator = Emulator(seed=2, classes=2)
+    school = emulator.school
+    class_id = school.class_ids()[0]
+    students = [r for r in school.ground_truth()["enrollments"] if r["class_id"] == class_id]
+    base = emulator.clock.now - 30 * 86400
+    # 700 events before, then a wave of 600 sharing one second: the first page ends inside the wave
+    calm = [_event(students[i % len(students)], start=base + i, end=base + i + 1, kind="RAISED_HAND", value="1", ms=i % 1000) for i in range(700)]
+    wave = [_event(students[i % len(students)], start=base + 5000, end=base + 5001, kind="REACTION", value=v, ms=i) for i, v in
+            ((i, ("clap", "crying", "laughing", "thumbup")[i // len(students) % 4]) for i in range(600))]
+    school.add_events(class_id, calm + wave)
+    with emulator.serve() as base_url:
+        point_at(monkeypatch, base_url, emulator.mint_key())
+        assert main(["run", "--no-models", "--resources", "classes,metrics"]) == 0
+    assert_matches_truth(workdir / DATABASE, school.ground_truth(), tables=("metrics",))
+
+
+def test_load_survives_injected_faults(workdir, monkeypatch):
+    emulator = Emulator(seed=4, classes=12, faults=FaultConfig(rate=0.10, retry_after_s=0))
+    with emulator.serve() as base_url:
+        point_at(monkeypatch, base_url, emulator.mint_key(), request_timeout_s=3)
+        assert main(["run", "--no-models"]) == 0
+    assert_matches_truth(workdir / DATABASE, emulator.school.ground_truth())
+    injected = emulator.request_log.faults()
+    assert len(injected) >= 3 and sum(injected.values()) >= 5, injected  # the run really went through faults
+
+
+def test_missing_scope_fails_naming_it_and_skip_missing_scopes_loads_the_rest(workdir, monkeypatch, capsys):
+    emulator = Emulator(seed=6, classes=3)
+    key = emulator.mint_key(scopes=tuple(s for s in ALL_SCOPES if s != "metrics:read"))
+    with emulator.serve() as base_url:
+        point_at(monkeypatch, base_url, key)
+        assert main(["run", "--no-models"]) == 1
+        err = capsys.readouterr().err
+        assert "metrics:read" in err and "needed by metrics" in err
+        assert "Traceback" not in err
+        assert not (workdir / DATABASE).exists() or "metrics" not in table_counts_safe(workdir / DATABASE)
+
+        monkeypatch.setenv("SOURCES__CLASS_API__SKIP_MISSING_SCOPES", "true")
+        assert main(["run", "--no-models"]) == 0
+        assert "metrics:read" in capsys.readouterr().err  # the warning names what was skipped
+    loaded = tuple(t for t in KEYS if t != "metrics")
+    assert_matches_truth(workdir / DATABASE, emulator.school.ground_truth(), tables=loaded)
+
+
+def table_counts_safe(database: Path) -> dict[str, int]:
+    try:
+        return table_counts(database)
+    except Exception:  # noqa: BLE001 - tables not created
+        return {}
+
+
+def test_the_secret_never_lands_anywhere(workdir, monkeypatch, capsys):
+    emulator = Emulator(seed=8, classes=3)
+    key = emulator.mint_key()
+    with emulator.serve() as base_url:
+        point_at(monkeypatch, base_url, key)
+        assert main(["run", "--no-models"]) == 0
+        point_at(monkeypatch, base_url, key + "-wrong")
+        assert main(["run", "--no-models"]) == 1  # a failed run writes traces and errors too
+    captured = capsys.readouterr()
+    assert "API key invalid or expired" in captured.err
+    for stream in (captured.out, captured.err):
+        assert key not in stream
+    files = [p for p in workdir.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".duckdb" for p in files) and any("dlt_data" in str(p) for p in files)
+    leaks = [p for p in files if key.encode() in p.read_bytes()]
+    assert leaks == []
+
+
+def test_check_reports_each_resource_scope(workdir, monkeypatch, capsys):
+    emulator = Emulator(seed=1, classes=2)
+    key = emulator.mint_key(scopes=("class:read", "enrollment:read"))
+    with emulator.serve() as base_url:
+        point_at(monkeypatch, base_url, key)
+        assert main(["check"]) == 1
+    out = capsys.readouterr().out
+    assert re.search(r"classes\s+class:read\s+ok", out)
+    assert re.search(r"enrollments\s+class:read, enrollment:read\s+ok", out)
+    assert re.search(r"metrics\s+class:read, metrics:read\s+MISSING metrics:read", out)
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["run", "--resources", "lessons"], {}, "unknown resource(s) lessons"),
+        (["run"], {"SOURCES__CLASS_API__BASE_URL": "http://example.com", "SOURCES__CLASS_API__API_KEY": "k"}, "plain http"),
+        (["run"], {"SOURCES__CLASS_API__BASE_URL": "https://x.example"}, "missing configuration"),
+        (["check"], {}, "missing configuration"),
+    ],
+)
+def test_bad_input_is_one_clear_line_and_exit_1(workdir, monkeypatch, capsys, args, env, message):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert main(args) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+
+
+def test_expected_failure_from_the_real_command_has_no_traceback(workdir):
+    emulator = Emulator(seed=1, classes=1)
+    with emulator.serve() as base_url:
+        env = {**os.environ, "SOURCES__CLASS_API__BASE_URL": base_url, "SOURCES__CLASS_API__API_KEY": "not-a-key"}
+        done = subprocess.run(
+            [sys.executable, "-m", "class_source.cli", "run", "--no-models"], env=env, capture_output=True, text=True, timeout=120
+        )
+    assert done.returncode == 1
+    assert "API key invalid or expired" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_emulator_command_prints_a_working_base_url_and_key(tmp_path):
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "class_source.cli", "emulator", "--port", str(port), "--classes", "3", "--seed", "7"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        exports = dict(
+            line.removeprefix("export ").split("=", 1) for line in (process.stdout.readline().strip(), process.stdout.readline().strip())
+        )
+        base_url, key = exports["SOURCES__CLASS_API__BASE_URL"], exports["SOURCES__CLASS_API__API_KEY"]
+        assert base_url == f"http://127.0.0.1:{port}"
+        body = _get_when_up(f"{base_url}/api/v1/classes", key)
+        expected = Emulator(seed=7, classes=3).school.ground_truth()["classes"]  # same seed, same school
+        assert [c["class_id"] for c in body] == [c["class_id"] for c in expected]
+        assert {"class_id", "class_name", "meeting_id", "invite_link"} <= set(body[0])
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+def _event(student: dict, *, start: int, end: int, kind: str, value: str = "true", ms: int = 0) -> dict:
+    def iso(second: int, millis: int) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)) + f".{millis:03d}Z"
+
+    return {
+        "student_id": student["student_id"],
+        "email": student.get("email"),
+        "ext_person_id": student.get("ext_person_id"),
+        "event_start": iso(start, ms),
+        "event_end": iso(end, ms),
+        "event_duration": (end - start) * 1000,
+        "event_type": kind,
+        "event_value": value,
+    }
+
+
+def _late_event_key(event: dict, class_id: str) -> tuple:
+    from tests.support import _normalize
+
+    return (class_id, event["student_id"], event["event_type"], _normalize("event_start", event["event_start"]))
+
+
+def _create_class_with_history(emulator: Emulator, base_url: str, student: dict) -> str:
+    """A class created between runs (via the API), with a week of past activity."""
+    now = emulator.clock.now
+    key = emulator.mint_key()
+    created = httpx.post(
+        f"{base_url}/api/v1/classes",
+        headers={"Authorization": f"Bearer {key}"},
+        json={
+            "email": "new.teacher@demo.com", "first_name": "New", "last_name": "Teacher", "timezone": "America/Los_Angeles",
+            "class_name": "Late Addition", "session_times": [{"start_time": now - 7 * 86400, "end_time": now - 7 * 86400 + 3600}],
+        },
+    )
+    assert created.status_code == 201, created.text
+    class_id = created.json()["invite_link"].split("class_uuid=")[1]
+    history = [_event(student, start=now - 7 * 86400 + 60 * i, end=now - 7 * 86400 + 60 * i + 30, kind="IS_TALKING") for i in range(5)]
+    emulator.school.add_events(class_id, history)
+    return class_id
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _get_when_up(url: str, key: str) -> list:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            response = httpx.get(url, headers={"Authorization": f"Bearer {key}"}, timeout=5)
+            assert response.status_code == 200, response.text
+            return response.json()
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
