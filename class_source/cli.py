@@ -94,10 +94,8 @@ def expected_failure(exc: BaseException) -> str | None:
 
 
 def _is_model_error(exc: BaseException) -> bool:
-    try:
-        from .models import ModelError
-    except ImportError:
-        return False
+    from .models import ModelError
+
     return isinstance(exc, ModelError)
 
 
@@ -216,6 +214,10 @@ def load(pipeline: Any, source: Any, progress: Any, *, full_refresh: bool, build
 
     started = time.monotonic()
     with run_lock(pipeline.working_dir, pipeline.pipeline_name):
+        if full_refresh:
+            from .models import drop_models
+
+            drop_models(pipeline)  # Postgres won't drop raw tables while the staging views read them
         try:
             info = pipeline.run(source, refresh="drop_sources" if full_refresh else None)
         finally:
@@ -229,15 +231,11 @@ def load(pipeline: Any, source: Any, progress: Any, *, full_refresh: bool, build
 
 
 def _build_models(pipeline: Any) -> None:
-    try:
-        from .models import build_models
-    except ImportError:
-        return
+    from .models import build_models
+
     started = time.monotonic()
     built = build_models(pipeline, progress=lambda line: print(f"  {line}", file=sys.stderr))
-    print(f"built {len(built)} models in {time.monotonic() - started:.1f}s")
-    for model in built:
-        print(f"  {model.name:<28} {model.kind:<5} {model.rows:>12,} rows")
+    print(f"built {len(built)} models in {time.monotonic() - started:.1f}s, every grain check passed")
 
 
 def _print_table_counts(pipeline: Any, loaded: dict[str, int]) -> None:

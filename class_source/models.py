@@ -1,0 +1,700 @@
+"""SQL models: staging views and marts over the raw Class tables, built by a small dialect-portable runner.
+
+Models live in `sql/` as one SELECT per file, written in DuckDB's dialect:
+
+- `sql/staging/stg_class__<table>.sql` become views (rename, cast, dedupe one raw table),
+- `sql/intermediate/int_*.sql` become tables (shared logic several marts read; materialized so that
+  millions of events are sessionized once, not once per reader),
+- `sql/marts/{fct,dim,agg}_*.sql` become tables
+  (a `-- materialized: view|table` header line overrides the folder's default).
+
+Every model starts with a header comment: `-- grain: col, col?, ...` (the columns that identify one
+row; a trailing `?` marks a key column that may be null, see below) and `-- purpose: ...`.
+Models name raw tables and other models by bare name (`from metrics`, `from stg_class__metrics`).
+
+The runner parses each model with sqlglot, takes its dependencies from the tables it reads, orders
+the models topologically, qualifies every bare name with the pipeline's dataset, transpiles to the
+destination's dialect and creates each view/table through `pipeline.sql_client()`. Right after
+building a model (before anything reads it) it checks the model's grain: no key repeats and no
+non-nullable key column is null. On DuckDB/MotherDuck/Postgres the whole build is one transaction,
+so a failure leaves the previous models in place. `drop_models` removes them again (Postgres will
+not let dlt drop a raw table while staging views read it, e.g. for a full refresh).
+
+Reference policy: a bare name must be a model or one of the connector's raw tables (RAW_TABLES);
+anything else, or a schema-qualified name, is a ModelError at load time, so a typo fails before
+anything runs. A raw table that the destination does not have (e.g. a resource skipped for lack of
+an API scope) is read as an empty relation with the contract's columns, so the models still build.
+
+Nullable grain columns (`session_id?`): the uniqueness check groups by the key columns, and GROUP BY
+treats all nulls as one value, so it checks uniqueness as if the null were one more key value (as
+grouping on a coalesced key would); the not-null check skips that column.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError
+from sqlglot.optimizer.scope import traverse_scope
+
+__all__ = [
+    "SQL_DIR",
+    "RAW_TABLES",
+    "ModelError",
+    "Model",
+    "BuiltModel",
+    "load_models",
+    "render",
+    "build_models",
+    "drop_models",
+    "dialect_for_destination",
+]
+
+# the repository's sql/ (a checkout or editable install), else the copy packed into the wheel
+SQL_DIR: Path = next(
+    (p for p in (Path(__file__).parent.parent / "sql", Path(__file__).parent / "sql") if p.is_dir()),
+    Path(__file__).parent.parent / "sql",
+)
+
+# the dialect the model files are written in
+SOURCE_DIALECT = "duckdb"
+
+# folder -> default materialization; the folder order is also the build order between independent models
+FOLDER_KINDS: dict[str, str] = {"staging": "view", "intermediate": "table", "marts": "table"}
+
+# dlt destination type -> sqlglot dialect
+DESTINATION_DIALECTS: dict[str, str] = {
+    "duckdb": "duckdb",
+    "motherduck": "duckdb",
+    "filesystem": "duckdb",  # dlt's filesystem SQL client is DuckDB over the loaded files
+    "postgres": "postgres",
+    "bigquery": "bigquery",
+    "snowflake": "snowflake",
+}
+
+POSTGRES_WORK_MEM = "256MB"  # per sort/hash step of the model build's own transaction
+
+# destinations whose DDL is transactional: the whole build (and grain check) commits or rolls back at once
+TRANSACTIONAL_DESTINATIONS = frozenset({"duckdb", "motherduck", "postgres"})
+
+# The connector's raw tables (see the design contract) with their columns as DuckDB types. Used to
+# resolve bare names and to stand in, empty, for a raw table the destination does not have.
+RAW_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
+    "classes": (
+        ("class_id", "text"),
+        ("ext_class_id", "text"),
+        ("class_name", "text"),
+        ("class_description", "text"),
+        ("meeting_id", "text"),
+        ("host", "text"),
+        ("invite_link", "text"),
+        ("password", "text"),
+    ),
+    "deferred_classes": (
+        ("class_deferred_id", "bigint"),
+        ("class_id", "text"),
+        ("ext_class_id", "text"),
+        ("email", "text"),
+        ("class_name", "text"),
+        ("class_description", "text"),
+        ("created_at", "timestamptz"),
+        ("updated_at", "timestamptz"),
+    ),
+    "users": (
+        ("id", "bigint"),
+        ("ext_user_id", "text"),
+        ("email", "text"),
+        ("user_name", "text"),
+        ("roles", "json"),
+        ("is_zoom_configured", "boolean"),
+    ),
+    "templates": (
+        ("template_id", "text"),
+        ("name", "text"),
+        ("description", "text"),
+        ("status", "text"),
+    ),
+    "enrollments": (
+        ("class_id", "text"),
+        ("student_id", "text"),
+        ("meeting_id", "text"),
+        ("user_name", "text"),
+        ("first_name", "text"),
+        ("last_name", "text"),
+        ("email", "text"),
+        ("ext_person_id", "text"),
+        ("role", "text"),
+    ),
+    "schedules": (
+        ("schedule_id", "text"),
+        ("class_id", "text"),
+        ("start_time", "timestamptz"),
+        ("end_time", "timestamptz"),
+    ),
+    "attendance": (
+        ("class_id", "text"),
+        ("session_id", "text"),
+        ("session_start_time", "timestamptz"),
+        ("session_end_time", "timestamptz"),
+        ("student_id", "text"),
+        ("email", "text"),
+        ("ext_person_id", "text"),
+        ("present", "boolean"),
+        ("tardy", "boolean"),
+        ("join_time", "timestamptz"),
+        ("leave_time", "timestamptz"),
+    ),
+    "metrics": (
+        ("class_id", "text"),
+        ("student_id", "text"),
+        ("email", "text"),
+        ("ext_person_id", "text"),
+        ("event_start", "timestamptz"),
+        ("event_end", "timestamptz"),
+        ("event_duration", "bigint"),
+        ("event_type", "text"),
+        ("event_value", "text"),
+    ),
+}
+
+_HEADER_LINE = re.compile(r"^--\s*(?P<key>[a-z_]+)\s*:\s*(?P<value>.*)$")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_KEY_COLUMN = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<nullable>\?)?$")
+GRAIN_EXAMPLES = 3  # offending keys quoted in a grain error
+
+
+class ModelError(Exception):
+    """A model cannot be loaded, rendered, built or fails its grain check (one-line message)."""
+
+
+@dataclass
+class Model:
+    name: str
+    path: Path
+    kind: str  # "view" | "table"
+    grain: tuple[str, ...]  # key columns, in header order (without the `?` marker)
+    sql: str  # the SELECT as written (DuckDB dialect), header included
+    depends_on: set[str] = field(default_factory=set)  # other models this one reads
+    sources: set[str] = field(default_factory=set)  # raw tables this one reads
+    nullable_keys: frozenset[str] = frozenset()  # grain columns allowed to be null (`col?`)
+
+
+@dataclass(frozen=True)
+class BuiltModel:
+    name: str
+    kind: str
+    rows: int
+    seconds: float
+
+
+# --- loading -------------------------------------------------------------------------------------
+
+
+def load_models(models_dir: Path = SQL_DIR) -> list[Model]:
+    """Every model under `models_dir`, dependencies before dependents.
+
+    Raises ModelError for a malformed header, SQL that is not one SELECT, an unknown or qualified
+    table reference, a duplicate model name, or a dependency cycle (the message names the cycle).
+    """
+    models_dir = Path(models_dir)
+    files = sorted(
+        (path for folder in FOLDER_KINDS for path in (models_dir / folder).glob("*.sql")),
+        key=lambda p: (list(FOLDER_KINDS).index(p.parent.name), p.stem),
+    )
+    if not files:
+        raise ModelError(f"no models found: expected .sql files under {models_dir}/{{{','.join(FOLDER_KINDS)}}}/")
+    names: dict[str, Path] = {}
+    for path in files:
+        if path.stem in names:
+            raise ModelError(f"two models are named {path.stem}: {names[path.stem]} and {path}")
+        if path.stem in RAW_TABLES:
+            raise ModelError(f"model {path} has the name of raw table {path.stem}: rename the file")
+        if not _IDENTIFIER.match(path.stem):
+            raise ModelError(f"model file name {path.name} is not a plain SQL identifier (letters, digits, _)")
+        names[path.stem] = path
+    models = [_parse_model(path, set(names)) for path in files]
+    return _topological_order(models)
+
+
+def _parse_model(path: Path, model_names: set[str]) -> Model:
+    sql = path.read_text(encoding="utf-8")
+    header = _parse_header(path, sql)
+    if "grain" not in header:
+        raise ModelError(f"model {path.stem} ({path}) has no '-- grain: col, ...' header line")
+    if "purpose" not in header:
+        raise ModelError(f"model {path.stem} ({path}) has no '-- purpose: ...' header line")
+    grain, nullable = _parse_grain(path, header["grain"])
+    kind = header.get("materialized", FOLDER_KINDS[path.parent.name])
+    if kind not in ("view", "table"):
+        raise ModelError(f"model {path.stem}: materialized must be 'view' or 'table', got {kind!r}")
+
+    ast = _parse_select(path.stem, sql)
+    # DuckDB, Postgres and Snowflake fold unquoted names: `FROM Metrics` reads the metrics table
+    refs = {table.name.lower() for table in _external_tables(path.stem, ast)}
+    unknown = sorted(refs - model_names - set(RAW_TABLES))
+    if unknown:
+        raise ModelError(
+            f"model {path.stem} reads unknown table(s) {', '.join(unknown)}: "
+            f"not a model in the models folder nor a raw table ({', '.join(RAW_TABLES)})"
+        )
+    outputs = ast.named_selects
+    if "*" not in outputs:  # with a star the output columns are only known to the database
+        missing = [column for column in grain if column not in outputs]
+        if missing:
+            raise ModelError(f"model {path.stem}: grain column(s) {', '.join(missing)} are not among its output columns")
+    return Model(
+        name=path.stem,
+        path=path,
+        kind=kind,
+        grain=grain,
+        sql=sql,
+        depends_on=refs & model_names,
+        sources=refs & set(RAW_TABLES),
+        nullable_keys=frozenset(nullable),
+    )
+
+
+def _parse_header(path: Path, sql: str) -> dict[str, str]:
+    header: dict[str, str] = {}
+    for line in sql.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if not line.startswith("--"):
+            break  # the header is the leading comment block
+        match = _HEADER_LINE.match(line)
+        if match and match["key"] in ("grain", "purpose", "materialized"):
+            if match["key"] in header:
+                raise ModelError(f"model {path.stem}: header line '{match['key']}:' appears twice")
+            header[match["key"]] = match["value"].strip()
+    return header
+
+
+def _parse_grain(path: Path, value: str) -> tuple[tuple[str, ...], set[str]]:
+    columns: list[str] = []
+    nullable: set[str] = set()
+    for part in value.split(","):
+        match = _KEY_COLUMN.match(part.strip())
+        if not match:
+            raise ModelError(f"model {path.stem}: grain entry {part.strip()!r} is not a column name (optionally ending in ?)")
+        if match["name"] in columns:
+            raise ModelError(f"model {path.stem}: grain column {match['name']} is listed twice")
+        columns.append(match["name"])
+        if match["nullable"]:
+            nullable.add(match["name"])
+    return tuple(columns), nullable
+
+
+def _parse_select(name: str, sql: str) -> exp.Query:
+    try:
+        statements = [s for s in sqlglot.parse(sql, read=SOURCE_DIALECT) if s is not None]
+    except ParseError as exc:
+        raise ModelError(f"model {name} is not valid DuckDB SQL: {_first_line(exc)}") from exc
+    if len(statements) != 1 or not isinstance(statements[0], exp.Query):
+        raise ModelError(f"model {name} must hold exactly one SELECT statement (no DDL, no ';'-separated statements)")
+    return statements[0]
+
+
+def _external_tables(name: str, ast: exp.Expression) -> list[exp.Table]:
+    """Table nodes that read a warehouse relation, i.e. that are not references to the query's own CTEs."""
+    cte_refs: set[int] = set()
+    for scope in traverse_scope(ast):
+        for table in scope.tables:
+            if not table.db and table.name in scope.cte_sources:
+                cte_refs.add(id(table))
+    tables = [table for table in ast.find_all(exp.Table) if id(table) not in cte_refs]
+    for table in tables:
+        if table.db or table.catalog:
+            raise ModelError(
+                f"model {name} reads {table.sql(dialect=SOURCE_DIALECT)}: name tables bare "
+                "(the runner qualifies them with the pipeline's dataset)"
+            )
+        if not table.name:
+            raise ModelError(f"model {name} reads from {table.sql(dialect=SOURCE_DIALECT)}: only plain table names are supported")
+    return tables
+
+
+def _topological_order(models: list[Model]) -> list[Model]:
+    """Kahn's algorithm; among ready models, staging before intermediate before marts, then by name,
+    so the order is deterministic."""
+    by_name = {model.name: model for model in models}
+    rank = {model.name: (list(FOLDER_KINDS).index(model.path.parent.name), model.name) for model in models}
+    waiting = {model.name: set(model.depends_on) for model in models}
+    dependents: dict[str, list[str]] = {model.name: [] for model in models}
+    for model in models:
+        for dependency in model.depends_on:
+            dependents[dependency].append(model.name)
+    ready = [rank[name] for name, deps in waiting.items() if not deps]
+    heapq.heapify(ready)
+    ordered: list[Model] = []
+    while ready:
+        _, name = heapq.heappop(ready)
+        ordered.append(by_name[name])
+        for dependent in dependents[name]:
+            waiting[dependent].discard(name)
+            if not waiting[dependent]:
+                heapq.heappush(ready, rank[dependent])
+    if len(ordered) < len(models):
+        cycle = _find_cycle({name: deps for name, deps in waiting.items() if deps})
+        raise ModelError(f"models depend on each other in a cycle: {' -> '.join(cycle)}")
+    return ordered
+
+
+def _find_cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One cycle in `graph` (every node has an unresolved dependency, so walking always closes a loop)."""
+    start = min(graph)
+    path: list[str] = [start]
+    seen = {start: 0}
+    while True:
+        node = min(dep for dep in graph[path[-1]] if dep in graph)
+        if node in seen:
+            return path[seen[node] :] + [node]
+        seen[node] = len(path)
+        path.append(node)
+
+
+# --- rendering -----------------------------------------------------------------------------------
+
+
+def dialect_for_destination(destination_type: str) -> str:
+    """sqlglot dialect for a dlt destination type (`duckdb` or `dlt.destinations.duckdb`)."""
+    short = destination_type.rsplit(".", 1)[-1]
+    if short not in DESTINATION_DIALECTS:
+        raise ModelError(
+            f"the SQL models do not support destination {short!r}; supported: {', '.join(DESTINATION_DIALECTS)}"
+        )
+    return DESTINATION_DIALECTS[short]
+
+
+def render(
+    model: Model,
+    *,
+    dialect: str,
+    dataset: str,
+    missing_sources: Iterable[str] = (),
+    replacing: Optional[str] = None,
+) -> list[str]:
+    """The statements that (re)create `model` in `dataset` on a destination speaking `dialect`.
+
+    `dataset` may be `catalog.dataset` (e.g. a BigQuery project or Snowflake database). Raw tables in
+    `missing_sources` are read as empty relations with the contract's columns. `replacing` is the
+    kind ("view"/"table") of a relation that already has the model's name, if any: a relation of the
+    other kind is dropped first, since no dialect replaces a table by a view or back.
+    """
+    catalog, schema = _split_dataset(dataset)
+    target = _table(model.name, schema, catalog)
+    select = _qualified_select(model, schema, catalog, set(missing_sources))
+    select = _portable_date_diffs(select, dialect)
+    statements: list[exp.Expression] = []
+    postgres = dialect == "postgres"
+    if replacing is not None and replacing != model.kind:
+        statements.append(exp.Drop(tables=[target.copy()], kind=replacing.upper(), exists=True, cascade=postgres))
+    if postgres:
+        # Postgres has no CREATE OR REPLACE TABLE, and CREATE OR REPLACE VIEW cannot drop or retype
+        # columns: drop and create instead. CASCADE also drops views built on the old relation; the
+        # models among them come later in build order and are recreated (in the same transaction).
+        if replacing in (None, model.kind):
+            statements.append(exp.Drop(tables=[target.copy()], kind=model.kind.upper(), exists=True, cascade=True))
+        statements.append(exp.Create(this=target, kind=model.kind.upper(), expression=select))
+    else:
+        statements.append(exp.Create(this=target, kind=model.kind.upper(), expression=select, replace=True))
+    with _quiet_window_null_ordering():
+        return [statement.sql(dialect=dialect, pretty=True) for statement in statements]
+
+
+class _WindowNullOrderingFilter(logging.Filter):
+    """Drops sqlglot's warning that BigQuery cannot spell NULLS LAST inside an aggregate window.
+
+    The models order aggregate windows only by event timestamps, which are never null, so BigQuery's
+    different default null ordering cannot change a result; every other sqlglot warning still shows.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "translation not supported in window function" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _quiet_window_null_ordering() -> Iterator[None]:
+    logger = logging.getLogger("sqlglot")
+    quiet = _WindowNullOrderingFilter()
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
+
+
+def _split_dataset(dataset: str) -> tuple[Optional[str], str]:
+    parts = dataset.split(".")
+    if len(parts) == 1 and parts[0]:
+        return None, parts[0]
+    if len(parts) == 2 and all(parts):
+        return parts[0], parts[1]
+    raise ModelError(f"dataset {dataset!r} must be 'dataset' or 'catalog.dataset'")
+
+
+def _identifier(name: str) -> exp.Identifier:
+    # unquoted where possible: Snowflake folds unquoted names to upper case, as dlt stores them there
+    return exp.to_identifier(name, quoted=not _IDENTIFIER.match(name))
+
+
+def _table(name: str, schema: str, catalog: Optional[str]) -> exp.Table:
+    return exp.Table(
+        this=_identifier(name),
+        db=_identifier(schema),
+        catalog=_identifier(catalog) if catalog else None,
+    )
+
+
+def _qualified_select(model: Model, schema: str, catalog: Optional[str], missing: set[str]) -> exp.Query:
+    ast = _parse_select(model.name, model.sql)
+    # comments are for readers of sql/; sqlglot would re-attach them to arbitrary nodes as /* */
+    for node in ast.walk():
+        node.comments = None
+    for table in _external_tables(model.name, ast):
+        if table.name.lower() in missing:
+            table.replace(_empty_source(table.name.lower(), table.alias_or_name))
+        else:
+            table.set("this", _identifier(table.name))
+            table.set("db", _identifier(schema))
+            if catalog:
+                table.set("catalog", _identifier(catalog))
+    return ast
+
+
+def _empty_source(raw_table: str, alias: str) -> exp.Expression:
+    columns = ", ".join(f"cast(null as {type_}) as {column}" for column, type_ in RAW_TABLES[raw_table])
+    subquery = sqlglot.parse_one(f"(select {columns} limit 0) as {alias}", read=SOURCE_DIALECT)
+    return subquery
+
+
+_MS_PER_UNIT = {"MILLISECOND": 1000, "SECOND": 1}
+
+
+def _portable_date_diffs(ast: exp.Query, dialect: str) -> exp.Query:
+    """Rewrite DuckDB's `date_diff('millisecond'|'second', a, b)` where sqlglot's own translation is wrong.
+
+    - Postgres: sqlglot casts both sides to TIMESTAMP (session-local wall time), which is off by an
+      hour across a DST change when the session time zone is not UTC; the difference of two
+      timestamptz values is an exact interval, so take its epoch instead.
+    - BigQuery: sqlglot emits DATE_DIFF, which does not take TIMESTAMP arguments; TIMESTAMP_DIFF does.
+    """
+    if dialect not in ("postgres", "bigquery"):
+        return ast
+
+    def rewrite(node: exp.Expression) -> exp.Expression:
+        if not isinstance(node, exp.DateDiff):
+            return node
+        unit = (node.unit.name if node.unit else "DAY").upper()
+        if unit not in _MS_PER_UNIT:
+            return node
+        end, start = node.this, node.expression
+        if dialect == "bigquery":
+            return exp.TimestampDiff(this=end, expression=start, unit=exp.var(unit))
+        seconds = exp.Extract(this=exp.var("EPOCH"), expression=exp.paren(exp.Sub(this=end, expression=start)))
+        scaled = exp.Mul(this=seconds, expression=exp.Literal.number(_MS_PER_UNIT[unit]))
+        return exp.cast(exp.func("ROUND", scaled), exp.DataType.build("BIGINT"))
+
+    return ast.transform(rewrite)
+
+
+# --- building ------------------------------------------------------------------------------------
+
+
+def build_models(
+    pipeline: Any,
+    *,
+    models_dir: Path = SQL_DIR,
+    progress: Callable[[str], None] | None = None,
+) -> list[BuiltModel]:
+    """Create every model in the pipeline's dataset in dependency order, checking each one's grain
+    right after it is built (the same query counts its rows for the returned BuiltModel).
+
+    On DuckDB, MotherDuck and Postgres everything runs in one transaction: a failing model or grain
+    check leaves the previously built models as they were. Raises ModelError naming the model.
+    `progress` receives one line per model (and one about raw tables read as empty, if any).
+    """
+    models = load_models(models_dir)
+    destination_type = _destination_type(pipeline)
+    dialect = dialect_for_destination(destination_type)
+    report = progress or (lambda message: None)
+    built: list[BuiltModel] = []
+    with pipeline.sql_client() as client:
+        dataset = ".".join(client.make_qualified_table_name_path(None, quote=False))
+        if not client.has_dataset():
+            raise ModelError(f"dataset {dataset} does not exist on {destination_type}: run the pipeline first")
+        needed_sources = set().union(*(model.sources for model in models))
+        if hasattr(client, "create_views_for_tables"):
+            # dlt's filesystem client maps loaded files to DuckDB views lazily, per query; map the raw
+            # tables up front so they show as existing (and the model DDL can read them)
+            client.create_views_for_tables({name: name for name in sorted(needed_sources)})
+        existing = _existing_relations(client, dialect)
+        missing_sources = sorted(source for source in needed_sources if source not in existing)
+        if missing_sources:
+            report(f"raw table(s) {', '.join(missing_sources)} not loaded: models read them as empty")
+        transaction = (
+            client.begin_transaction() if destination_type in TRANSACTIONAL_DESTINATIONS else contextlib.nullcontext()
+        )
+        with transaction:
+            if dialect == "postgres":
+                # the models sort and hash millions of events; Postgres' default 4MB per sort spills to
+                # disk. SET LOCAL lasts until this transaction ends and touches no other session
+                client.execute_sql(f"SET LOCAL work_mem = '{POSTGRES_WORK_MEM}'")
+            for model in models:
+                started = time.perf_counter()
+                statements = render(
+                    model,
+                    dialect=dialect,
+                    dataset=dataset,
+                    missing_sources=missing_sources,
+                    replacing=existing.get(model.name.lower()),
+                )
+                for statement in statements:
+                    _execute(client, model, dialect, statement)
+                # checked right away, before dependents read it; one pass counts rows and checks keys
+                rows = check_grain(client, model, dialect=dialect, dataset=dataset)
+                seconds = time.perf_counter() - started
+                built.append(BuiltModel(model.name, model.kind, rows, seconds))
+                report(f"{model.name}: {model.kind}, {rows} rows, {seconds:.2f}s")
+            report(f"grain checks passed for {len(models)} models")
+    return built
+
+
+def drop_models(pipeline: Any, *, models_dir: Path = SQL_DIR) -> list[str]:
+    """Drop every model relation in the pipeline's dataset, dependents first; returns the names dropped.
+
+    Call it before dlt drops raw tables (`refresh="drop_sources"`, `dlt pipeline drop`): Postgres
+    refuses to drop a table that a view (here: the staging views) depends on. Relations that do not
+    exist are skipped; the raw tables are never touched.
+    """
+    models = load_models(models_dir)
+    destination_type = _destination_type(pipeline)
+    dialect = dialect_for_destination(destination_type)
+    dropped: list[str] = []
+    with pipeline.sql_client() as client:
+        if not client.has_dataset():
+            return dropped
+        catalog, schema = _split_dataset(".".join(client.make_qualified_table_name_path(None, quote=False)))
+        existing = _existing_relations(client, dialect)
+        transaction = (
+            client.begin_transaction() if destination_type in TRANSACTIONAL_DESTINATIONS else contextlib.nullcontext()
+        )
+        with transaction:
+            for model in reversed(models):
+                kind = existing.get(model.name.lower())
+                if kind is None:
+                    continue
+                drop = exp.Drop(
+                    tables=[_table(model.name, schema, catalog)], kind=kind.upper(), exists=True, cascade=dialect == "postgres"
+                )
+                _execute(client, model, dialect, drop.sql(dialect=dialect))
+                dropped.append(model.name)
+    return dropped
+
+
+def check_grain(client: Any, model: Model, *, dialect: str, dataset: str) -> int:
+    """The row count of `model`; raises ModelError if a grain key repeats or a non-nullable key column is null."""
+    total_rows, offending_keys = (_execute(client, model, dialect, grain_summary_sql(model, dialect=dialect, dataset=dataset)) or [(0, 0)])[0]
+    if offending_keys:
+        rows = _execute(client, model, dialect, grain_check_sql(model, dialect=dialect, dataset=dataset)) or []
+        examples = "; ".join(
+            "(" + ", ".join(_show(value) for value in row[:-1]) + f") x{row[-1]}" for row in rows[:GRAIN_EXAMPLES]
+        )
+        nullable = f" ({', '.join(sorted(model.nullable_keys))} may be null)" if model.nullable_keys else ""
+        raise ModelError(
+            f"model {model.name} breaks its grain ({', '.join(model.grain)}){nullable}: "
+            f"{offending_keys} key(s) repeated or null, e.g. {examples}"
+        )
+    return int(total_rows or 0)
+
+
+def _offending(model: Model, key_rows: exp.Expression) -> exp.Expression:
+    """A key group breaks the grain if it has several rows or a null in a non-nullable key column.
+
+    GROUP BY puts all nulls of a column in one group, so a nullable key column is checked for
+    uniqueness as if null were one more value (as grouping on a coalesced key would)."""
+    condition: exp.Expression = exp.GT(this=key_rows, expression=exp.Literal.number(1))
+    for column in model.grain:
+        if column not in model.nullable_keys:
+            condition = exp.or_(condition, exp.column(_identifier(column)).is_(exp.null()))
+    return condition
+
+
+def grain_summary_sql(model: Model, *, dialect: str, dataset: str) -> str:
+    """One row: the model's row count and how many of its key groups break the grain."""
+    catalog, schema = _split_dataset(dataset)
+    keys = [exp.column(_identifier(column)) for column in model.grain]
+    per_key = (
+        exp.select(*keys, exp.alias_(exp.Count(this=exp.Star()), "key_rows"))
+        .from_(_table(model.name, schema, catalog))
+        .group_by(*[key.copy() for key in keys])
+    )
+    offending = exp.Case().when(_offending(model, exp.column("key_rows")), exp.Literal.number(1)).else_(exp.Literal.number(0))
+    summary = exp.select(
+        exp.alias_(exp.func("COALESCE", exp.Sum(this=exp.column("key_rows")), exp.Literal.number(0)), "total_rows"),
+        exp.alias_(exp.func("COALESCE", exp.Sum(this=offending), exp.Literal.number(0)), "offending_keys"),
+    ).from_(exp.alias_(exp.Subquery(this=per_key), "key_groups"))
+    return summary.sql(dialect=dialect)
+
+
+def grain_check_sql(model: Model, *, dialect: str, dataset: str) -> str:
+    """Keys of `model` that repeat or have a null in a non-nullable column, worst first."""
+    catalog, schema = _split_dataset(dataset)
+    keys = [exp.column(_identifier(column)) for column in model.grain]
+    query = (
+        exp.select(*keys, exp.alias_(exp.Count(this=exp.Star()), "key_rows"))
+        .from_(_table(model.name, schema, catalog))
+        .group_by(*[key.copy() for key in keys])
+        .having(_offending(model, exp.Count(this=exp.Star())))
+        .order_by(exp.Ordered(this=exp.column("key_rows"), desc=True))
+        .limit(GRAIN_EXAMPLES)
+    )
+    return query.sql(dialect=dialect)
+
+
+def _execute(client: Any, model: Model, dialect: str, sql: str) -> Optional[list[Any]]:
+    try:
+        return client.execute_sql(sql)
+    except Exception as exc:  # the destination's driver errors differ; the message names the model
+        raise ModelError(f"model {model.name} ({model.kind}) failed on {dialect}: {_first_line(exc)}") from exc
+
+
+def _destination_type(pipeline: Any) -> str:
+    if pipeline.destination is None:
+        raise ModelError(f"pipeline {pipeline.pipeline_name} has no destination: give dlt.pipeline(...) one")
+    return str(pipeline.destination.destination_type).rsplit(".", 1)[-1]
+
+
+def _existing_relations(client: Any, dialect: str) -> dict[str, str]:
+    """Relations already in the dataset: lower-cased name -> "view" | "table"."""
+    catalog, schema, _ = client._get_information_schema_components()
+    if dialect == "bigquery":
+        # BigQuery has INFORMATION_SCHEMA per dataset, not per project
+        info = f"{client.fully_qualified_dataset_name()}.INFORMATION_SCHEMA.TABLES"
+        sql, args = f"SELECT table_name, table_type FROM {info}", []
+    else:
+        info = client._qualify_info_schema_table_name("TABLES")
+        sql, args = f"SELECT table_name, table_type FROM {info} WHERE table_schema = %s", [schema]
+        if catalog is not None:
+            sql, args = sql + " AND table_catalog = %s", args + [catalog]
+    rows = client.execute_sql(sql, *args) or []
+    return {str(name).lower(): ("view" if "VIEW" in str(kind).upper() else "table") for name, kind in rows}
+
+
+def _show(value: Any) -> str:
+    return "null" if value is None else str(value)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

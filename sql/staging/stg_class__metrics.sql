@@ -1,0 +1,47 @@
+-- grain: class_id, student_id, event_type, event_start
+-- purpose: In-class activity events from GET /reporting/metrics: typed and deduplicated.
+--   `event_duration_raw` is the API's own duration field, kept as reported but not trusted: the
+--   documented example reports 36000 for a 600-second event. Durations downstream come from
+--   event_end - event_start.
+
+with source as (
+    select * from metrics
+),
+
+typed as (
+    select
+        cast(class_id as text) as class_id,
+        cast(student_id as text) as student_id,
+        cast(email as text) as email,
+        cast(ext_person_id as text) as ext_person_id,
+        cast(event_type as text) as event_type,
+        cast(event_value as text) as event_value,
+        cast(event_start as timestamptz) as event_start,
+        cast(event_end as timestamptz) as event_end,
+        cast(event_duration as bigint) as event_duration_raw
+    from source
+),
+
+-- dlt merges this table on the same key, so a repeat can only come from one load's own pages
+ranked as (
+    select
+        *,
+        row_number() over (
+            partition by class_id, student_id, event_type, event_start
+            order by event_end desc, event_value
+        ) as duplicate_rank
+    from typed
+)
+
+select
+    class_id,
+    student_id,
+    email,
+    ext_person_id,
+    event_type,
+    event_value,
+    event_start,
+    event_end,
+    event_duration_raw
+from ranked
+where duplicate_rank = 1

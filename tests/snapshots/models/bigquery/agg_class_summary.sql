@@ -1,0 +1,78 @@
+CREATE OR REPLACE TABLE class_data.agg_class_summary AS
+WITH classes AS (
+  SELECT
+    *
+  FROM class_data.dim_classes
+), sessions AS (
+  SELECT
+    *
+  FROM class_data.dim_sessions
+), enrollments AS (
+  SELECT
+    *
+  FROM class_data.stg_class__enrollments
+), schedules AS (
+  SELECT
+    *
+  FROM class_data.stg_class__schedules
+), engagement AS (
+  SELECT
+    *
+  FROM class_data.fct_student_engagement
+), session_stats AS (
+  SELECT
+    class_id,
+    COUNT(*) AS sessions_held,
+    AVG(attendance_rate) AS avg_attendance_rate,
+    MIN(session_start_time) AS first_session_start,
+    MAX(session_end_time) AS last_session_end
+  FROM sessions
+  GROUP BY
+    class_id
+), roster_stats AS (
+  SELECT
+    class_id,
+    SUM(CASE WHEN COALESCE(role, 'student') = 'student' THEN 1 ELSE 0 END) AS students_enrolled
+  FROM enrollments
+  GROUP BY
+    class_id
+), schedule_stats AS (
+  SELECT
+    class_id,
+    COUNT(*) AS sessions_scheduled
+  FROM schedules
+  GROUP BY
+    class_id
+), attendee_stats AS (
+  SELECT
+    class_id,
+    COUNT(*) AS attendee_sessions,
+    SUM(talk_seconds) AS talk_seconds
+  FROM engagement
+  WHERE
+    attended AND on_attendance_roster
+  GROUP BY
+    class_id
+)
+SELECT
+  classes.class_id,
+  classes.class_name,
+  classes.class_status,
+  COALESCE(schedule_stats.sessions_scheduled, 0) AS sessions_scheduled,
+  COALESCE(session_stats.sessions_held, 0) AS sessions_held,
+  session_stats.first_session_start,
+  session_stats.last_session_end,
+  COALESCE(roster_stats.students_enrolled, 0) AS students_enrolled,
+  session_stats.avg_attendance_rate,
+  COALESCE(attendee_stats.attendee_sessions, 0) AS attendee_sessions,
+  COALESCE(attendee_stats.talk_seconds, 0) / 60.0 AS total_talk_minutes,
+  attendee_stats.talk_seconds / 60.0 / NULLIF(attendee_stats.attendee_sessions, 0) AS avg_talk_minutes_per_attendee
+FROM classes
+LEFT JOIN session_stats
+  ON session_stats.class_id = classes.class_id
+LEFT JOIN roster_stats
+  ON roster_stats.class_id = classes.class_id
+LEFT JOIN schedule_stats
+  ON schedule_stats.class_id = classes.class_id
+LEFT JOIN attendee_stats
+  ON attendee_stats.class_id = classes.class_id;

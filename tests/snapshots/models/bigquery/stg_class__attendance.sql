@@ -1,0 +1,43 @@
+CREATE OR REPLACE VIEW class_data.stg_class__attendance AS
+WITH source AS (
+  SELECT
+    *
+  FROM class_data.attendance
+), typed AS (
+  SELECT
+    CAST(class_id AS STRING) AS class_id,
+    CAST(session_id AS STRING) AS session_id,
+    CAST(session_start_time AS TIMESTAMP) AS session_start_time,
+    CAST(session_end_time AS TIMESTAMP) AS session_end_time,
+    CAST(student_id AS STRING) AS student_id,
+    CAST(email AS STRING) AS email,
+    CAST(ext_person_id AS STRING) AS ext_person_id,
+    CAST(present AS BOOL) AS present,
+    CAST(tardy AS BOOL) AS tardy,
+    CAST(join_time AS TIMESTAMP) AS join_time,
+    CAST(leave_time AS TIMESTAMP) AS leave_time
+  FROM source
+), ranked AS (
+  SELECT
+    *,
+    ROW_NUMBER() OVER (
+      PARTITION BY class_id, session_id, student_id
+      ORDER BY join_time NULLS LAST, leave_time NULLS LAST
+    ) AS duplicate_rank
+  FROM typed
+)
+SELECT
+  class_id,
+  session_id,
+  session_start_time,
+  session_end_time,
+  student_id,
+  email,
+  ext_person_id,
+  present,
+  tardy,
+  join_time,
+  leave_time
+FROM ranked
+WHERE
+  duplicate_rank = 1;

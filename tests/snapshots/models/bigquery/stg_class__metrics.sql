@@ -1,0 +1,39 @@
+CREATE OR REPLACE VIEW class_data.stg_class__metrics AS
+WITH source AS (
+  SELECT
+    *
+  FROM class_data.metrics
+), typed AS (
+  SELECT
+    CAST(class_id AS STRING) AS class_id,
+    CAST(student_id AS STRING) AS student_id,
+    CAST(email AS STRING) AS email,
+    CAST(ext_person_id AS STRING) AS ext_person_id,
+    CAST(event_type AS STRING) AS event_type,
+    CAST(event_value AS STRING) AS event_value,
+    CAST(event_start AS TIMESTAMP) AS event_start,
+    CAST(event_end AS TIMESTAMP) AS event_end,
+    CAST(event_duration AS INT64) AS event_duration_raw
+  FROM source
+), ranked AS (
+  SELECT
+    *,
+    ROW_NUMBER() OVER (
+      PARTITION BY class_id, student_id, event_type, event_start
+      ORDER BY event_end DESC, event_value NULLS LAST
+    ) AS duplicate_rank
+  FROM typed
+)
+SELECT
+  class_id,
+  student_id,
+  email,
+  ext_person_id,
+  event_type,
+  event_value,
+  event_start,
+  event_end,
+  event_duration_raw
+FROM ranked
+WHERE
+  duplicate_rank = 1;

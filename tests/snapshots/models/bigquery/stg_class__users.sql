@@ -1,0 +1,30 @@
+CREATE OR REPLACE VIEW class_data.stg_class__users AS
+WITH source AS (
+  SELECT
+    *
+  FROM class_data.users
+), typed AS (
+  SELECT
+    CAST(id AS INT64) AS user_id,
+    CAST(ext_user_id AS STRING) AS ext_user_id,
+    CAST(email AS STRING) AS email,
+    CAST(user_name AS STRING) AS user_name,
+    roles,
+    CAST(is_zoom_configured AS BOOL) AS is_zoom_configured
+  FROM source
+), ranked AS (
+  SELECT
+    *,
+    ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY email NULLS LAST, user_name NULLS LAST) AS duplicate_rank
+  FROM typed
+)
+SELECT
+  user_id,
+  ext_user_id,
+  email,
+  user_name,
+  roles,
+  is_zoom_configured
+FROM ranked
+WHERE
+  duplicate_rank = 1;

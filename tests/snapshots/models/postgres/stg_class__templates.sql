@@ -1,0 +1,28 @@
+DROP VIEW IF EXISTS class_data.stg_class__templates CASCADE;
+
+CREATE VIEW class_data.stg_class__templates AS
+WITH source AS (
+  SELECT
+    *
+  FROM class_data.templates
+), typed AS (
+  SELECT
+    CAST(template_id AS TEXT) AS template_id,
+    CAST(name AS TEXT) AS template_name,
+    CAST(description AS TEXT) AS template_description,
+    CAST(status AS TEXT) AS template_status
+  FROM source
+), ranked AS (
+  SELECT
+    *,
+    ROW_NUMBER() OVER (PARTITION BY template_id ORDER BY template_name, template_status) AS duplicate_rank
+  FROM typed
+)
+SELECT
+  template_id,
+  template_name,
+  template_description,
+  template_status
+FROM ranked
+WHERE
+  duplicate_rank = 1;

@@ -1,0 +1,108 @@
+CREATE OR REPLACE TABLE class_data.fct_student_engagement AS
+WITH attendance AS (
+  SELECT
+    *
+  FROM class_data.stg_class__attendance
+), events AS (
+  SELECT
+    *
+  FROM class_data.int_class__events
+  WHERE
+    NOT session_id IS NULL
+), activity AS (
+  SELECT
+    class_id,
+    session_id,
+    student_id,
+    COUNT(*) AS events,
+    SUM(
+      CASE
+        WHEN event_type = 'IS_TALKING' AND event_value = 'true'
+        THEN merged_milliseconds
+        ELSE 0
+      END
+    ) AS talk_milliseconds,
+    SUM(
+      CASE
+        WHEN event_type = 'IS_VIDEO_ON' AND event_value = 'true'
+        THEN merged_milliseconds
+        ELSE 0
+      END
+    ) AS video_on_milliseconds,
+    SUM(
+      CASE
+        WHEN event_type = 'FOCUSED' AND event_value = 'true'
+        THEN merged_milliseconds
+        ELSE 0
+      END
+    ) AS focused_milliseconds,
+    SUM(
+      CASE
+        WHEN event_type = 'IS_AUDIO_MUTED' AND event_value = 'true'
+        THEN merged_milliseconds
+        ELSE 0
+      END
+    ) AS muted_milliseconds,
+    SUM(
+      CASE
+        WHEN event_type = 'PRESENTING' AND event_value = 'true'
+        THEN merged_milliseconds
+        ELSE 0
+      END
+    ) AS presenting_milliseconds,
+    SUM(CASE WHEN event_type = 'RAISED_HAND' AND event_value = '1' THEN 1 ELSE 0 END) AS hand_raises,
+    SUM(CASE WHEN event_type = 'REACTION' THEN 1 ELSE 0 END) AS reactions,
+    SUM(CASE WHEN event_type = 'FEEDBACK' THEN 1 ELSE 0 END) AS feedback_count,
+    MAX(
+      CASE
+        WHEN event_type = 'STARS' AND event_value IN ('0', '1', '2', '3')
+        THEN CAST(event_value AS INT)
+      END
+    ) AS stars
+  FROM events
+  GROUP BY
+    class_id,
+    session_id,
+    student_id
+), participants AS (
+  SELECT
+    class_id,
+    session_id,
+    student_id
+  FROM attendance
+  UNION
+  SELECT
+    class_id,
+    session_id,
+    student_id
+  FROM activity
+)
+SELECT
+  participants.class_id,
+  participants.session_id,
+  participants.student_id,
+  NOT attendance.student_id IS NULL AS on_attendance_roster,
+  CASE
+    WHEN attendance.student_id IS NULL
+    THEN TRUE
+    ELSE COALESCE(attendance.present, FALSE)
+  END AS attended,
+  COALESCE(activity.talk_milliseconds, 0) / 1000.0 AS talk_seconds,
+  COALESCE(activity.video_on_milliseconds, 0) / 1000.0 AS video_on_seconds,
+  COALESCE(activity.focused_milliseconds, 0) / 1000.0 AS focused_seconds,
+  COALESCE(activity.muted_milliseconds, 0) / 1000.0 AS muted_seconds,
+  COALESCE(activity.presenting_milliseconds, 0) / 1000.0 AS presenting_seconds,
+  COALESCE(activity.hand_raises, 0) AS hand_raises,
+  COALESCE(activity.reactions, 0) AS reactions,
+  COALESCE(activity.feedback_count, 0) AS feedback_count,
+  activity.stars,
+  COALESCE(activity.events, 0) AS events
+FROM participants
+LEFT JOIN attendance
+  ON attendance.class_id = participants.class_id
+  AND attendance.session_id = participants.session_id
+  AND attendance.student_id = participants.student_id
+LEFT JOIN activity
+  ON activity.class_id = participants.class_id
+  AND activity.session_id = participants.session_id
+  AND activity.student_id = participants.student_id;

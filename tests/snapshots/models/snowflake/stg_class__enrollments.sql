@@ -1,0 +1,36 @@
+CREATE OR REPLACE VIEW class_data.stg_class__enrollments AS
+WITH source AS (
+  SELECT
+    *
+  FROM class_data.enrollments
+), typed AS (
+  SELECT
+    CAST(class_id AS VARCHAR) AS class_id,
+    CAST(student_id AS VARCHAR) AS student_id,
+    CAST(meeting_id AS VARCHAR) AS meeting_id,
+    CAST(user_name AS VARCHAR) AS user_name,
+    CAST(first_name AS VARCHAR) AS first_name,
+    CAST(last_name AS VARCHAR) AS last_name,
+    CAST(email AS VARCHAR) AS email,
+    CAST(ext_person_id AS VARCHAR) AS ext_person_id,
+    CAST(role AS VARCHAR) AS role
+  FROM source
+), ranked AS (
+  SELECT
+    *,
+    ROW_NUMBER() OVER (PARTITION BY class_id, student_id ORDER BY role, email, user_name) AS duplicate_rank
+  FROM typed
+)
+SELECT
+  class_id,
+  student_id,
+  meeting_id,
+  user_name,
+  first_name,
+  last_name,
+  email,
+  ext_person_id,
+  role
+FROM ranked
+WHERE
+  duplicate_rank = 1;

@@ -1,0 +1,39 @@
+CREATE OR REPLACE VIEW class_data.stg_class__metrics AS
+WITH source AS (
+  SELECT
+    *
+  FROM class_data.metrics
+), typed AS (
+  SELECT
+    CAST(class_id AS VARCHAR) AS class_id,
+    CAST(student_id AS VARCHAR) AS student_id,
+    CAST(email AS VARCHAR) AS email,
+    CAST(ext_person_id AS VARCHAR) AS ext_person_id,
+    CAST(event_type AS VARCHAR) AS event_type,
+    CAST(event_value AS VARCHAR) AS event_value,
+    CAST(event_start AS TIMESTAMPTZ) AS event_start,
+    CAST(event_end AS TIMESTAMPTZ) AS event_end,
+    CAST(event_duration AS BIGINT) AS event_duration_raw
+  FROM source
+), ranked AS (
+  SELECT
+    *,
+    ROW_NUMBER() OVER (
+      PARTITION BY class_id, student_id, event_type, event_start
+      ORDER BY event_end DESC NULLS LAST, event_value
+    ) AS duplicate_rank
+  FROM typed
+)
+SELECT
+  class_id,
+  student_id,
+  email,
+  ext_person_id,
+  event_type,
+  event_value,
+  event_start,
+  event_end,
+  event_duration_raw
+FROM ranked
+WHERE
+  duplicate_rank = 1;

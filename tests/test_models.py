@@ -1,0 +1,713 @@
+"""SQL models and their runner (class_source/models.py, sql/).
+
+The mart expectations below are worked out by hand from tests/models_fixture.py (the arithmetic is
+in the comments), then compared with what build_models produces on DuckDB and on PostgreSQL.
+Snapshots of the transpiled SQL live in tests/snapshots/models/<dialect>/; regenerate them with
+UPDATE_SNAPSHOTS=1 after changing a model, and review the diff.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import dlt
+import pytest
+import sqlglot
+from sqlglot import exp
+
+from class_source.models import (
+    RAW_TABLES,
+    SQL_DIR,
+    BuiltModel,
+    Model,
+    ModelError,
+    build_models,
+    dialect_for_destination,
+    drop_models,
+    load_models,
+    render,
+)
+from models_fixture import RAW_ROWS, at, load_raw_tables, postgres_url, postgres_user
+
+SNAPSHOT_DIR = Path(__file__).parent / "snapshots" / "models"
+SNAPSHOT_DIALECTS = ("postgres", "bigquery", "snowflake")
+MODEL_NAMES = sorted(path.stem for path in SQL_DIR.glob("*/*.sql"))
+DESTINATIONS = ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@functools.lru_cache(maxsize=None)
+def models_by_name() -> dict[str, Model]:
+    return {model.name: model for model in load_models()}
+
+
+# --- destinations --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pg_user() -> str:
+    user = postgres_user()
+    if user is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432, and CI requires the Postgres model tests to run")
+        pytest.skip("no PostgreSQL server on 127.0.0.1:5432 (these tests always run in CI)")
+    return user
+
+
+def _new_pipeline(destination: str, base: Path, request: pytest.FixtureRequest) -> dlt.Pipeline:
+    """A pipeline with its own dataset; the Postgres dataset is dropped when the test (or module) ends."""
+    name = f"models_{uuid.uuid4().hex[:10]}"
+    if destination == "duckdb":
+        target = dlt.destinations.duckdb(str(base / f"{name}_warehouse.duckdb"))
+    else:
+        target = dlt.destinations.postgres(postgres_url(request.getfixturevalue("pg_user")))
+    pipeline = dlt.pipeline(
+        pipeline_name=name, destination=target, dataset_name=name, pipelines_dir=str(base / "pipelines")
+    )
+    if destination == "postgres":
+        request.addfinalizer(functools.partial(_drop_dataset, pipeline))
+    return pipeline
+
+
+def _drop_dataset(pipeline: dlt.Pipeline) -> None:
+    """Drop the dataset and the staging dataset dlt loads replaced tables through."""
+    with pipeline.sql_client() as client:
+        if client.has_dataset():
+            client.drop_dataset()
+        with client.with_staging_dataset():
+            if client.has_dataset():
+                client.drop_dataset()
+
+
+@pytest.fixture(params=DESTINATIONS)
+def new_pipeline(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Factory: fresh pipelines on the parametrized destination."""
+    return lambda: _new_pipeline(request.param, tmp_path, request)
+
+
+@dataclass
+class Warehouse:
+    destination: str
+    pipeline: dlt.Pipeline
+    built: list[BuiltModel]
+    progress: list[str]
+
+    def rows(self, model: str) -> list[dict[str, Any]]:
+        """All rows of `model`, normalized for comparison, ordered by its grain."""
+        grain = models_by_name()[model].grain
+        with self.pipeline.sql_client() as client:
+            with client.execute_query(f"select * from {client.make_qualified_table_name(model)}") as cursor:
+                columns = [d[0] for d in cursor.description]
+                rows = [dict(zip(columns, map(_normalize, row), strict=True)) for row in cursor.fetchall()]
+        return sorted(rows, key=lambda row: tuple(_sort_key(row[column]) for column in grain))
+
+    def relation_kinds(self) -> dict[str, str]:
+        with self.pipeline.sql_client() as client:
+            rows = client.execute_sql(
+                "select table_name, table_type from information_schema.tables where table_schema = %s",
+                client.dataset_name,
+            )
+        return {name: kind for name, kind in rows}
+
+
+@pytest.fixture(scope="module", params=DESTINATIONS)
+def warehouse(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
+    """The hand-made fixture loaded by dlt and every model built on it, once per destination."""
+    pipeline = _new_pipeline(request.param, tmp_path_factory.mktemp(request.param), request)
+    load_raw_tables(pipeline)
+    progress: list[str] = []
+    built = build_models(pipeline, progress=progress.append)
+    yield Warehouse(request.param, pipeline, built, progress)
+
+
+def _normalize(value: Any) -> Any:
+    if isinstance(value, (float, Decimal)):
+        return round(float(value), 9)
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.timezone.utc)
+    return value
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    return (1, "") if value is None else (0, value)
+
+
+def _expected(columns: str, rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    names = columns.split()
+    assert all(len(row) == len(names) for row in rows), "expected row of the wrong width"
+    return [{name: _normalize(value) for name, value in zip(names, row, strict=True)} for row in rows]
+
+
+# --- hand-computed marts -------------------------------------------------------------------------
+
+S1_START, S1_END = at(4, "10:00"), at(4, "11:00")  # c1/s1: 3600 s
+S2_START, S2_END = at(5, "10:00"), at(5, "11:00")  # c1/s2: 3600 s
+S3_START, S3_END = at(4, "14:00"), at(4, "14:30")  # c2/s3: 1800 s
+
+EXPECTED_SESSION_ATTENDANCE = _expected(
+    "class_id class_name session_id session_start_time session_end_time session_seconds student_id "
+    "student_name email ext_person_id enrollment_role is_enrolled present tardy join_time leave_time "
+    "attended_seconds attended_ratio",
+    [
+        # ana joined 09:58 and left 11:05: clipped to the window 10:00-11:00 = 3600 s; 3600 / 3600 = 1
+        ("c1", "Algebra I", "s1", S1_START, S1_END, 3600, "ana", "Ana Lima", "ana@demo.com", "a.lima",
+         "student", True, True, False, at(4, "09:58"), at(4, "11:05"), 3600, 1.0),
+        # ben (tardy, no e-mail anywhere) 10:10-11:00 = 50 min = 3000 s; 3000 / 3600 = 0.8333...
+        ("c1", "Algebra I", "s1", S1_START, S1_END, 3600, "ben", "Ben Okafor", None, "b.okafor",
+         "student", True, True, True, at(4, "10:10"), at(4, "11:00"), 3000, 3000 / 3600),
+        # cara never joined: 0 s, ratio 0; her ext_person_id is unknown everywhere
+        ("c1", "Algebra I", "s1", S1_START, S1_END, 3600, "cara", "Cara Diaz", "cara@demo.com", None,
+         "student", True, False, False, None, None, 0, 0.0),
+        # ana left early: 10:00-10:30 = 1800 s; 1800 / 3600 = 0.5
+        ("c1", "Algebra I", "s2", S2_START, S2_END, 3600, "ana", "Ana Lima", "ana@demo.com", "a.lima",
+         "student", True, True, False, S2_START, at(5, "10:30"), 1800, 0.5),
+        # ben joined at 10:00:00.500: 11:00 - 10:00:00.5 = 3599.5 s; 3599.5 / 3600 = 0.99986111...
+        ("c1", "Algebra I", "s2", S2_START, S2_END, 3600, "ben", "Ben Okafor", None, "b.okafor",
+         "student", True, True, False, at(5, "10:00:00.500"), S2_END, 3599.5, 3599.5 / 3600),
+        # cara is still in (leave_time not reported): attended time unknown -> null, not a guess
+        ("c1", "Algebra I", "s2", S2_START, S2_END, 3600, "cara", "Cara Diaz", "cara@demo.com", None,
+         "student", True, True, True, at(5, "10:05"), None, None, None),
+        # the report's e-mail for ana here is an old one: her enrollment's e-mail wins; 14:00-14:30 = 1800 s
+        ("c2", "Biology", "s3", S3_START, S3_END, 1800, "ana", "Ana Lima", "ana@demo.com", "a.lima",
+         "student", True, True, False, S3_START, S3_END, 1800, 1.0),
+        ("c2", "Biology", "s3", S3_START, S3_END, 1800, "dev", "Dev Patel", "dev@demo.com", "d.patel",
+         "student", True, False, False, None, None, 0, 0.0),
+        # eli is not enrolled: name unknown, e-mail from the attendance report; 14:05-14:20 = 900 s; 900/1800
+        ("c2", "Biology", "s3", S3_START, S3_END, 1800, "eli", None, "eli@guest.com", None,
+         None, False, True, True, at(4, "14:05"), at(4, "14:20"), 900, 0.5),
+    ],
+)
+
+EXPECTED_EVENT_DURATIONS = _expected(
+    "class_id session_id student_id event_type event_value event_count total_seconds merged_seconds islands "
+    "first_event_start last_event_start last_event_end",
+    [
+        # 10:00-10:50 = 3000 s (the raw event_duration of 36000 is ignored)
+        ("c1", "s1", "ana", "FOCUSED", "true", 1, 3000, 3000, 1, at(4, "10:00"), at(4, "10:00"), at(4, "10:50")),
+        # 10:09-10:20 = 660 s
+        ("c1", "s1", "ana", "IS_TALKING", "false", 1, 660, 660, 1, at(4, "10:09"), at(4, "10:09"), at(4, "10:20")),
+        # five events: 10:05-10:07 (120) + 10:06-10:08:30 (150) + 10:08:30-10:09 (30) + 10:05:30-10:06 (30)
+        #   + 10:20-10:21:00.250 (60.25) = 390.25 s in total;
+        # merged: 10:05-10:09 is one island (overlap, containment, touching) = 240 s, plus 60.25 = 300.25 s;
+        # event by event in start order: 120 + 0 (inside) + 90 (10:07-10:08:30) + 30 + 60.25 = 300.25
+        ("c1", "s1", "ana", "IS_TALKING", "true", 5, 390.25, 300.25, 2,
+         at(4, "10:05"), at(4, "10:20"), at(4, "10:21:00.250")),
+        # 10:00-10:30 = 1800 s
+        ("c1", "s1", "ana", "IS_VIDEO_ON", "true", 1, 1800, 1800, 1, at(4, "10:00"), at(4, "10:00"), at(4, "10:30")),
+        # hand lowered: a 0-second event at 10:04:10
+        ("c1", "s1", "ana", "RAISED_HAND", "0", 1, 0, 0, 1, at(4, "10:04:10"), at(4, "10:04:10"), at(4, "10:04:10")),
+        # 10:04:00-10:04:10 = 10 s
+        ("c1", "s1", "ana", "RAISED_HAND", "1", 1, 10, 10, 1, at(4, "10:04"), at(4, "10:04"), at(4, "10:04:10")),
+        ("c1", "s1", "ana", "STARS", "2", 1, 0, 0, 1, at(4, "10:40"), at(4, "10:40"), at(4, "10:40")),
+        ("c1", "s1", "ana", "STARS", "3", 1, 0, 0, 1, at(4, "10:50"), at(4, "10:50"), at(4, "10:50")),
+        # the teacher: 10:00-10:03 = 180 s
+        ("c1", "s1", "anne", "IS_TALKING", "true", 1, 180, 180, 1, at(4, "10:00"), at(4, "10:00"), at(4, "10:03")),
+        ("c1", "s1", "ben", "FEEDBACK", "faster", 1, 0, 0, 1, at(4, "10:20"), at(4, "10:20"), at(4, "10:20")),
+        # 10:10-10:40 (1800) + 10:30-10:50 (1200) = 3000 s; merged 10:10-10:50 = 2400 s, one island
+        ("c1", "s1", "ben", "IS_AUDIO_MUTED", "true", 2, 3000, 2400, 1,
+         at(4, "10:10"), at(4, "10:30"), at(4, "10:50")),
+        # starts inside s1 and runs past its end: belongs to s1 whole, 10:45-11:10 = 1500 s
+        ("c1", "s1", "ben", "IS_TALKING", "true", 1, 1500, 1500, 1, at(4, "10:45"), at(4, "10:45"), at(4, "11:10")),
+        # 10:30-10:45 = 900 s
+        ("c1", "s1", "ben", "PRESENTING", "true", 1, 900, 900, 1, at(4, "10:30"), at(4, "10:30"), at(4, "10:45")),
+        ("c1", "s1", "ben", "REACTION", "clap", 1, 0, 0, 1, at(4, "10:15"), at(4, "10:15"), at(4, "10:15")),
+        ("c1", "s1", "ben", "REACTION", "thumbup", 1, 0, 0, 1, at(4, "10:16"), at(4, "10:16"), at(4, "10:16")),
+        # 10:20-10:20:05 (5) + 10:25-10:25:05 (5) = 10 s, apart: two islands
+        ("c1", "s2", "ana", "RAISED_HAND", "1", 2, 10, 10, 2, at(5, "10:20"), at(5, "10:25"), at(5, "10:25:05")),
+        # 10:10-10:12 (120) + 10:11-10:11:30 (30, inside the first) = 150 s; merged 120 s, one island
+        ("c1", "s2", "ben", "IS_TALKING", "true", 2, 150, 120, 1, at(5, "10:10"), at(5, "10:11"), at(5, "10:12")),
+        # 10:05-10:35 = 1800 s
+        ("c1", "s2", "cara", "IS_VIDEO_ON", "true", 1, 1800, 1800, 1,
+         at(5, "10:05"), at(5, "10:05"), at(5, "10:35")),
+        # outside every session: 09:50-09:55 (before s1, 300 s) and 11:00-11:01 (s1's end is exclusive,
+        # 60 s) -> one row with a null session_id: 2 events, 360 s, merged 300 + 60 = 360 s, 2 islands
+        ("c1", None, "ana", "IS_TALKING", "true", 2, 360, 360, 2, at(4, "09:50"), at(4, "11:00"), at(4, "11:01")),
+        # 14:00-14:30 = 1800 s
+        ("c2", "s3", "ana", "FOCUSED", "true", 1, 1800, 1800, 1, at(4, "14:00"), at(4, "14:00"), at(4, "14:30")),
+        # 14:06-14:08 = 120 s
+        ("c2", "s3", "eli", "IS_TALKING", "true", 1, 120, 120, 1, at(4, "14:06"), at(4, "14:06"), at(4, "14:08")),
+    ],
+)
+
+EXPECTED_ENGAGEMENT = _expected(
+    "class_id session_id student_id on_attendance_roster attended talk_seconds video_on_seconds "
+    "focused_seconds muted_seconds presenting_seconds hand_raises reactions feedback_count stars events",
+    [
+        # talk: merged islands 240 + 60.25 = 300.25 s; video 1800; focused 3000; one RAISED_HAND=1;
+        # stars max(2, 3) = 3; events 5 talk-true + 1 talk-false + 2 hand + 1 video + 2 stars + 1 focused = 12
+        ("c1", "s1", "ana", True, True, 300.25, 1800, 3000, 0, 0, 1, 0, 0, 3, 12),
+        # the teacher: not on the roster, but her events place her in s1
+        ("c1", "s1", "anne", False, True, 180, 0, 0, 0, 0, 0, 0, 0, None, 1),
+        # talk 1500 (whole event, though it runs past 11:00); muted merged 2400; presenting 900;
+        # 2 reactions, 1 feedback; events 2 muted + 2 reactions + 1 feedback + 1 presenting + 1 talk = 7
+        ("c1", "s1", "ben", True, True, 1500, 0, 0, 2400, 900, 0, 2, 1, None, 7),
+        ("c1", "s1", "cara", True, False, 0, 0, 0, 0, 0, 0, 0, 0, None, 0),
+        # two RAISED_HAND=1 events
+        ("c1", "s2", "ana", True, True, 0, 0, 0, 0, 0, 2, 0, 0, None, 2),
+        # talk merged 120 (not 150)
+        ("c1", "s2", "ben", True, True, 120, 0, 0, 0, 0, 0, 0, 0, None, 2),
+        ("c1", "s2", "cara", True, True, 0, 1800, 0, 0, 0, 0, 0, 0, None, 1),
+        ("c2", "s3", "ana", True, True, 0, 0, 1800, 0, 0, 0, 0, 0, None, 1),
+        ("c2", "s3", "dev", True, False, 0, 0, 0, 0, 0, 0, 0, 0, None, 0),
+        ("c2", "s3", "eli", True, True, 120, 0, 0, 0, 0, 0, 0, 0, None, 1),
+    ],
+)
+
+EXPECTED_CLASSES = _expected(
+    "class_id ext_class_id class_name class_description class_status meeting_id host_name "
+    "instructor_email invite_link class_deferred_id deferred_created_at deferred_updated_at",
+    [
+        ("c1", "alg-1", "Algebra I", "Linear equations", "regular", "m-1", "Anne Malley", None,
+         "https://demo.class.com/c1", None, None, None),
+        ("c2", "bio-1", "Biology", None, "regular", "m-2", "James Lloyd", None,
+         "https://demo.class.com/c2", None, None, None),
+        ("c3", "chem-1", "Chemistry", "Atoms", "deferred", None, None, "chaya.meyer@demo.com",
+         None, 7, at(1, "09:00"), at(2, "09:00")),
+        # known only from a schedule row
+        ("c9", None, None, None, "unlisted", None, None, None, None, None, None, None),
+    ],
+)
+
+EXPECTED_STUDENTS = _expected(
+    "student_id student_name first_name last_name email ext_person_id enrolled_classes "
+    "classes_as_student classes_as_staff roster_sessions sessions_present",
+    [
+        # enrolled in c1 and c2; on the rosters of s1, s2, s3 and present at all three
+        ("ana", "Ana Lima", "Ana", "Lima", "ana@demo.com", "a.lima", 2, 2, 0, 3, 3),
+        ("anne", "Anne Malley", "Anne", "Malley", "anne.malley@demo.com", "a.malley", 1, 0, 1, 0, 0),
+        # no e-mail in enrollments, attendance or events: stays null
+        ("ben", "Ben Okafor", "Ben", "Okafor", None, "b.okafor", 2, 2, 0, 2, 2),
+        # absent from s1, present in s2
+        ("cara", "Cara Diaz", "Cara", "Diaz", "cara@demo.com", None, 1, 1, 0, 2, 1),
+        ("dev", "Dev Patel", "Dev", "Patel", "dev@demo.com", "d.patel", 1, 1, 0, 1, 0),
+        ("eli", None, None, None, "eli@guest.com", None, 0, 0, 0, 1, 1),
+    ],
+)
+
+EXPECTED_SESSIONS = _expected(
+    "class_id class_name session_id session_start_time session_end_time session_seconds "
+    "roster_students present_students tardy_students attendance_rate",
+    [
+        # present: ana, ben (tardy); cara absent -> 2/3
+        ("c1", "Algebra I", "s1", S1_START, S1_END, 3600, 3, 2, 1, 2 / 3),
+        # all three present, cara tardy -> 3/3
+        ("c1", "Algebra I", "s2", S2_START, S2_END, 3600, 3, 3, 1, 1.0),
+        # ana and eli (tardy) present, dev absent -> 2/3
+        ("c2", "Biology", "s3", S3_START, S3_END, 1800, 3, 2, 1, 2 / 3),
+    ],
+)
+
+EXPECTED_CLASS_SUMMARY = _expected(
+    "class_id class_name class_status sessions_scheduled sessions_held first_session_start "
+    "last_session_end students_enrolled avg_attendance_rate attendee_sessions total_talk_minutes "
+    "avg_talk_minutes_per_attendee",
+    [
+        # 3 schedules, 2 held; students ana, ben, cara (the teacher is not counted);
+        # rate (2/3 + 3/3) / 2 = 5/6; attendees s1: ana, ben; s2: ana, ben, cara = 5 (anne is not on
+        # the roster); their talk 300.25 + 1500 + 0 + 120 + 0 = 1920.25 s = 32.0041666 min; / 5 = 6.4008333
+        ("c1", "Algebra I", "regular", 3, 2, S1_START, S2_END, 3, 5 / 6, 5, 1920.25 / 60, 1920.25 / 60 / 5),
+        # 1 held; ana, dev enrolled; rate 2/3; attendees ana (0 s) and eli (120 s) -> 2 min / 2 = 1 min
+        ("c2", "Biology", "regular", 1, 1, S3_START, S3_END, 2, 2 / 3, 2, 2.0, 1.0),
+        # deferred: scheduled once, never held, ben enrolled
+        ("c3", "Chemistry", "deferred", 1, 0, None, None, 1, None, 0, 0.0, None),
+        ("c9", None, "unlisted", 1, 0, None, None, 0, None, 0, 0.0, None),
+    ],
+)
+
+EXPECTED_MARTS = {
+    "fct_session_attendance": EXPECTED_SESSION_ATTENDANCE,
+    "fct_event_durations": EXPECTED_EVENT_DURATIONS,
+    "fct_student_engagement": EXPECTED_ENGAGEMENT,
+    "dim_classes": EXPECTED_CLASSES,
+    "dim_students": EXPECTED_STUDENTS,
+    "dim_sessions": EXPECTED_SESSIONS,
+    "agg_class_summary": EXPECTED_CLASS_SUMMARY,
+}
+
+# rows per model on the fixture: staging = raw rows; 3 sessions; 29 events
+EXPECTED_ROW_COUNTS = {
+    **{f"stg_class__{table}": len(rows) for table, rows in RAW_ROWS.items()},
+    "int_class__sessions": 3,
+    "int_class__events": 29,
+    **{name: len(rows) for name, rows in EXPECTED_MARTS.items()},
+}
+
+
+@pytest.mark.parametrize("mart", sorted(EXPECTED_MARTS))
+def test_mart_rows_match_hand_computed(warehouse: Warehouse, mart: str) -> None:
+    assert warehouse.rows(mart) == EXPECTED_MARTS[mart]
+
+
+def test_build_reports_every_model_in_dependency_order(warehouse: Warehouse) -> None:
+    models = load_models()
+    assert [b.name for b in warehouse.built] == [m.name for m in models]
+    assert [b.kind for b in warehouse.built] == [m.kind for m in models]
+    assert {b.name: b.rows for b in warehouse.built} == EXPECTED_ROW_COUNTS
+    assert all(b.seconds >= 0 for b in warehouse.built)
+    assert warehouse.progress[-1] == f"grain checks passed for {len(models)} models"
+
+
+def test_models_are_views_or_tables_as_declared(warehouse: Warehouse) -> None:
+    kinds = warehouse.relation_kinds()
+    for model in load_models():
+        assert kinds[model.name] == ("VIEW" if model.kind == "view" else "BASE TABLE"), model.name
+
+
+def test_staging_keeps_raw_duration_but_marts_do_not_use_it(warehouse: Warehouse) -> None:
+    focused = [r for r in warehouse.rows("stg_class__metrics") if r["event_type"] == "FOCUSED" and r["class_id"] == "c1"]
+    assert [r["event_duration_raw"] for r in focused] == [36000]
+    assert "password" not in warehouse.rows("stg_class__classes")[0]
+
+
+# --- building: rebuilds, failures, missing tables -----------------------------------------------
+
+
+def _copy_models(tmp_path: Path) -> Path:
+    target = tmp_path / "sql"
+    shutil.copytree(SQL_DIR, target)
+    return target
+
+
+def _write_model(models_dir: Path, folder: str, name: str, text: str) -> None:
+    (models_dir / folder).mkdir(parents=True, exist_ok=True)
+    (models_dir / folder / f"{name}.sql").write_text(text)
+
+
+def _relations(pipeline: dlt.Pipeline) -> dict[str, str]:
+    with pipeline.sql_client() as client:
+        rows = client.execute_sql(
+            "select table_name, table_type from information_schema.tables where table_schema = %s",
+            client.dataset_name,
+        )
+    return {name: kind for name, kind in rows}
+
+
+def test_failures_name_the_model_and_roll_the_build_back(new_pipeline, tmp_path: Path) -> None:
+    pipeline = new_pipeline()
+    load_raw_tables(pipeline)
+    build_models(pipeline)  # a good build first: every failed one must leave it in place
+
+    def failure(name: str, sql: str) -> str:
+        models_dir = _copy_models(tmp_path / name)
+        _write_model(models_dir, "marts", name, sql)
+        with pytest.raises(ModelError) as raised:
+            build_models(pipeline, models_dir=models_dir)
+        relations = _relations(pipeline)
+        assert name not in relations, "the failed build was rolled back as a whole"
+        assert relations["fct_session_attendance"] == "BASE TABLE"
+        assert "\n" not in str(raised.value)
+        return str(raised.value)
+
+    # duplicate keys: one row per attendance row, keyed by class only (c1 has 6 rows, c2 has 3)
+    message = failure(
+        "fct_broken", "-- grain: class_id\n-- purpose: deliberately broken\nselect class_id from stg_class__attendance\n"
+    )
+    assert message.startswith("model fct_broken breaks its grain (class_id): 2 key(s) repeated or null, e.g. ")
+    assert "(c1) x6" in message and "(c2) x3" in message
+
+    # a null key: one row per session of the events, s1, s2, s3 and null (events outside every session)
+    per_session = "select session_id, count(*) as events from int_class__events group by session_id\n"
+    message = failure("agg_events_per_session", "-- grain: session_id\n-- purpose: test\n" + per_session)
+    assert message == "model agg_events_per_session breaks its grain (session_id): 1 key(s) repeated or null, e.g. (null) x1"
+
+    # a database error
+    message = failure("fct_typo", "-- grain: class_id\n-- purpose: test\nselect clas_id as class_id from classes\n")
+    assert message.startswith(f"model fct_typo (table) failed on {pipeline.destination.destination_name}: ")
+    assert "clas_id" in message
+
+    # the same null key is fine once declared nullable
+    models_dir = _copy_models(tmp_path / "nullable")
+    _write_model(models_dir, "marts", "agg_events_per_session", "-- grain: session_id?\n-- purpose: test\n" + per_session)
+    built = {b.name: b.rows for b in build_models(pipeline, models_dir=models_dir)}
+    assert built["agg_events_per_session"] == 4
+
+
+def test_rebuild_replaces_models_including_a_change_of_kind(new_pipeline, tmp_path: Path) -> None:
+    pipeline = new_pipeline()
+    load_raw_tables(pipeline)
+    build_models(pipeline)
+    models_dir = _copy_models(tmp_path)
+    # a view becomes a table, tables become views that read it
+    changes = (
+        ("staging", "stg_class__attendance", "table"),
+        ("intermediate", "int_class__sessions", "view"),
+        ("marts", "dim_classes", "view"),
+    )
+    for folder, name, kind in changes:
+        path = models_dir / folder / f"{name}.sql"
+        path.write_text(f"-- materialized: {kind}\n" + path.read_text())
+    build_models(pipeline, models_dir=models_dir)
+    # in place again: on Postgres, dropping stg_class__attendance cascades to the two views reading
+    # it, which are rebuilt later in the same build
+    built = build_models(pipeline, models_dir=models_dir)
+    relations = _relations(pipeline)
+    assert relations["stg_class__attendance"] == "BASE TABLE"
+    assert relations["int_class__sessions"] == "VIEW"
+    assert relations["dim_classes"] == "VIEW"
+    assert {b.name: b.rows for b in built} == EXPECTED_ROW_COUNTS
+    assert {b.name: b.kind for b in built if b.name in dict.fromkeys(n for _, n, _ in changes)} == {
+        name: kind for _, name, kind in changes
+    }
+
+
+def test_missing_raw_tables_read_as_empty(new_pipeline) -> None:
+    pipeline = new_pipeline()
+    # e.g. a key without the metrics and classes scopes: only these resources were loaded
+    load_raw_tables(pipeline, {name: RAW_ROWS[name] for name in ("attendance", "enrollments")})
+    progress: list[str] = []
+    built = {b.name: b.rows for b in build_models(pipeline, progress=progress.append)}
+    assert progress[0] == (
+        "raw table(s) classes, deferred_classes, metrics, schedules, templates, users not loaded: "
+        "models read them as empty"
+    )
+    assert built["stg_class__metrics"] == 0
+    assert built["fct_event_durations"] == 0
+    assert built["fct_session_attendance"] == 9
+    # every roster row still gets an engagement row, with zero activity
+    assert built["fct_student_engagement"] == 9
+    # classes known from enrollments (c1, c2, c3) and attendance
+    assert built["dim_classes"] == 3
+
+
+def test_drop_models_lets_dlt_drop_the_raw_tables(new_pipeline) -> None:
+    pipeline = new_pipeline()
+    load_raw_tables(pipeline)
+    build_models(pipeline)
+    # dependents first: marts before the views they read, staging views last
+    dropped = drop_models(pipeline)
+    assert dropped == [m.name for m in reversed(load_models())]
+    assert not set(_relations(pipeline)) & set(MODEL_NAMES)
+    assert drop_models(pipeline) == []  # nothing left to drop
+    # a full refresh drops and recreates the raw tables: Postgres refuses while views depend on them
+    load_raw_tables(pipeline, refresh="drop_sources")
+    assert {b.name: b.rows for b in build_models(pipeline)} == EXPECTED_ROW_COUNTS
+
+
+def test_filesystem_destination_builds_in_its_duckdb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the filesystem destination only replaces by truncate-and-insert (the repo config may say otherwise)
+    monkeypatch.setenv("DESTINATION__REPLACE_STRATEGY", "truncate-and-insert")
+    pipeline = dlt.pipeline(
+        pipeline_name="models_files",
+        destination=dlt.destinations.filesystem((tmp_path / "bucket").as_uri()),
+        dataset_name="class_files",
+        pipelines_dir=str(tmp_path / "pipelines"),
+    )
+    load_raw_tables(pipeline, loader_file_format="parquet")
+    # dlt's filesystem SQL client is DuckDB over the files: the raw tables must be found, not read as empty
+    assert {b.name: b.rows for b in build_models(pipeline)} == EXPECTED_ROW_COUNTS
+
+
+def test_build_without_a_dataset_says_to_run_the_pipeline_first(tmp_path: Path) -> None:
+    pipeline = dlt.pipeline(
+        pipeline_name="models_empty",
+        destination=dlt.destinations.duckdb(str(tmp_path / "empty.duckdb")),
+        dataset_name="nothing_here",
+        pipelines_dir=str(tmp_path / "pipelines"),
+    )
+    with pytest.raises(ModelError, match="dataset nothing_here does not exist on duckdb: run the pipeline first"):
+        build_models(pipeline)
+
+
+# --- Postgres specifics --------------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_postgres_millisecond_differences_are_exact_across_dst(pg_user: str) -> None:
+    """sqlglot's own Postgres DATE_DIFF casts to local TIMESTAMP: wrong by an hour across a DST change."""
+    import psycopg2
+
+    model = Model(
+        name="dst_probe",
+        path=Path("dst_probe.sql"),
+        kind="view",
+        grain=("ms",),
+        # 06:00Z -> 08:00Z on 2024-03-10: New York moves its clocks from 02:00 to 03:00 in between
+        sql="select date_diff('millisecond', cast('2024-03-10 06:00:00+00' as timestamptz), "
+        "cast('2024-03-10 08:00:00+00' as timestamptz)) as ms",
+    )
+    schema = f"models_dst_{uuid.uuid4().hex[:8]}"
+    connection = psycopg2.connect(host="127.0.0.1", port=5432, dbname="test", user=pg_user)
+    try:
+        with connection, connection.cursor() as cursor:
+            cursor.execute(f"create schema {schema}")
+            cursor.execute("set time zone 'America/New_York'")
+            for statement in render(model, dialect="postgres", dataset=schema):
+                cursor.execute(statement)
+            cursor.execute(f"select ms from {schema}.dst_probe")
+            assert cursor.fetchone()[0] == 2 * 3600 * 1000
+    finally:
+        with connection, connection.cursor() as cursor:
+            cursor.execute(f"drop schema if exists {schema} cascade")
+        connection.close()
+
+
+# --- loading, ordering, errors -------------------------------------------------------------------
+
+
+def test_models_load_in_dependency_order() -> None:
+    models = load_models()
+    position = {model.name: i for i, model in enumerate(models)}
+    assert set(position) == set(MODEL_NAMES)
+    for model in models:
+        for dependency in model.depends_on:
+            assert position[dependency] < position[model.name], f"{dependency} must come before {model.name}"
+    # dependencies read from the SQL itself, CTE names excluded
+    by_name = models_by_name()
+    assert by_name["stg_class__metrics"].depends_on == set()
+    assert by_name["stg_class__metrics"].sources == {"metrics"}
+    assert by_name["int_class__events"].depends_on == {"stg_class__metrics", "int_class__sessions"}
+    assert by_name["fct_event_durations"].depends_on == {"int_class__events"}
+    assert by_name["agg_class_summary"].depends_on == {
+        "dim_classes",
+        "dim_sessions",
+        "fct_student_engagement",
+        "stg_class__enrollments",
+        "stg_class__schedules",
+    }
+    # staging first, then intermediate, then marts, each alphabetically where dependencies allow
+    assert [m.name for m in models][:8] == sorted(f"stg_class__{table}" for table in RAW_TABLES)
+    assert [m.name for m in models][8:10] == ["int_class__sessions", "int_class__events"]
+
+
+def test_every_model_declares_grain_purpose_and_layer() -> None:
+    for model in load_models():
+        assert model.grain, model.name
+        folder = model.path.parent.name
+        if folder == "staging":
+            assert model.name.startswith("stg_class__") and model.kind == "view"
+            assert model.sources == {model.name.removeprefix("stg_class__")}, "staging reads its raw table only"
+        elif folder == "intermediate":
+            # tables: several marts read them, and recomputing millions of events per reader is slow
+            assert model.name.startswith("int_") and model.kind == "table"
+            assert not model.sources, "only staging reads raw tables"
+        else:
+            assert model.name.split("_")[0] in ("fct", "dim", "agg") and model.kind == "table"
+            assert not model.sources, "only staging reads raw tables"
+    by_name = models_by_name()
+    assert by_name["fct_session_attendance"].grain == ("class_id", "session_id", "student_id")
+    assert by_name["fct_event_durations"].grain == ("class_id", "session_id", "student_id", "event_type", "event_value")
+    assert by_name["fct_event_durations"].nullable_keys == {"session_id"}
+    assert by_name["fct_student_engagement"].nullable_keys == frozenset()
+
+
+def test_a_dependency_cycle_is_an_error_naming_it(tmp_path: Path) -> None:
+    _write_model(tmp_path, "marts", "agg_a", "-- grain: x\n-- purpose: t\nselect x from fct_b\n")
+    _write_model(tmp_path, "marts", "fct_b", "-- grain: x\n-- purpose: t\nselect x from dim_c\n")
+    _write_model(tmp_path, "marts", "dim_c", "-- grain: x\n-- purpose: t\nselect x from agg_a\n")
+    _write_model(tmp_path, "marts", "dim_ok", "-- grain: x\n-- purpose: t\nselect 1 as x\n")
+    with pytest.raises(ModelError, match=r"^models depend on each other in a cycle: agg_a -> fct_b -> dim_c -> agg_a$"):
+        load_models(tmp_path)
+
+
+def test_a_model_reading_itself_is_a_cycle(tmp_path: Path) -> None:
+    _write_model(tmp_path, "marts", "fct_self", "-- grain: x\n-- purpose: t\nselect x from fct_self\n")
+    with pytest.raises(ModelError, match=r"cycle: fct_self -> fct_self$"):
+        load_models(tmp_path)
+
+
+def test_cte_named_like_a_table_is_not_a_dependency(tmp_path: Path) -> None:
+    sql = "-- grain: x\n-- purpose: t\nwith metrics as (select 1 as x) select x from metrics\n"
+    _write_model(tmp_path, "marts", "fct_cte", sql)
+    (model,) = load_models(tmp_path)
+    assert model.depends_on == set() and model.sources == set()
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("-- purpose: t\nselect 1 as x\n", r"has no '-- grain: col, \.\.\.' header line"),
+        ("-- grain: x\nselect 1 as x\n", r"has no '-- purpose: \.\.\.' header line"),
+        ("-- grain: x, y\n-- purpose: t\nselect 1 as x\n", r"grain column\(s\) y are not among its output columns"),
+        ("-- grain: x\n-- purpose: t\nselect x from metricz\n", r"reads unknown table\(s\) metricz: not a model"),
+        ("-- grain: x\n-- purpose: t\nselect x from other.metrics\n", r"reads other\.metrics: name tables bare"),
+        ("-- grain: x\n-- purpose: t\nselect 1 as x; select 2 as x\n", r"must hold exactly one SELECT"),
+        ("-- grain: x\n-- purpose: t\ndrop table metrics\n", r"must hold exactly one SELECT"),
+        ("-- grain: x\n-- purpose: t\n-- materialized: index\nselect 1 as x\n", r"materialized must be 'view' or 'table'"),
+    ],
+)
+def test_malformed_models_are_rejected_at_load(tmp_path: Path, sql: str, message: str) -> None:
+    _write_model(tmp_path, "marts", "fct_bad", sql)
+    with pytest.raises(ModelError, match=rf"^model fct_bad.*{message}"):
+        load_models(tmp_path)
+
+
+def test_destination_types_map_to_dialects() -> None:
+    assert {
+        name: dialect_for_destination(name)
+        for name in ("duckdb", "motherduck", "filesystem", "postgres", "bigquery", "snowflake")
+    } == {
+        "duckdb": "duckdb",
+        "motherduck": "duckdb",
+        "filesystem": "duckdb",
+        "postgres": "postgres",
+        "bigquery": "bigquery",
+        "snowflake": "snowflake",
+    }
+    assert dialect_for_destination("dlt.destinations.postgres") == "postgres"
+    with pytest.raises(ModelError, match="do not support destination 'mssql'"):
+        dialect_for_destination("mssql")
+
+
+# --- rendering -----------------------------------------------------------------------------------
+
+
+def test_render_wraps_each_dialect_in_its_ddl() -> None:
+    table, view = models_by_name()["dim_classes"], models_by_name()["stg_class__classes"]
+    assert render(table, dialect="duckdb", dataset="class_data")[0].startswith(
+        "CREATE OR REPLACE TABLE class_data.dim_classes AS"
+    )
+    # Postgres has no CREATE OR REPLACE TABLE, and CREATE OR REPLACE VIEW cannot change columns
+    drop, create = render(table, dialect="postgres", dataset="class_data")
+    assert drop == "DROP TABLE IF EXISTS class_data.dim_classes CASCADE"
+    assert create.startswith("CREATE TABLE class_data.dim_classes AS")
+    drop, create = render(view, dialect="postgres", dataset="class_data")
+    assert drop == "DROP VIEW IF EXISTS class_data.stg_class__classes CASCADE"
+    assert create.startswith("CREATE VIEW class_data.stg_class__classes AS")
+    # a relation of the other kind goes first; a catalog-qualified dataset qualifies every name
+    statements = render(table, dialect="snowflake", dataset="ANALYTICS.CLASS_DATA", replacing="view")
+    assert statements[0] == "DROP VIEW IF EXISTS ANALYTICS.CLASS_DATA.dim_classes"
+    assert statements[1].startswith("CREATE OR REPLACE TABLE ANALYTICS.CLASS_DATA.dim_classes AS")
+    assert "FROM ANALYTICS.CLASS_DATA.stg_class__classes" in statements[1]
+
+
+def test_render_reads_a_missing_raw_table_as_an_empty_typed_relation() -> None:
+    model = models_by_name()["stg_class__metrics"]
+    (create,) = render(model, dialect="duckdb", dataset="class_data", missing_sources={"metrics"})
+    assert "class_data.metrics" not in create
+    assert "CAST(NULL AS TIMESTAMPTZ) AS event_start" in create and "LIMIT 0" in create
+
+
+def _snapshot_text(model: Model, dialect: str) -> str:
+    return ";\n\n".join(render(model, dialect=dialect, dataset="class_data")) + ";\n"
+
+
+@pytest.mark.parametrize("dialect", SNAPSHOT_DIALECTS)
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_transpiled_sql_matches_snapshot(dialect: str, name: str) -> None:
+    model = models_by_name()[name]
+    path = SNAPSHOT_DIR / dialect / f"{name}.sql"
+    text = _snapshot_text(model, dialect)
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    assert path.exists(), f"no snapshot {path}: run UPDATE_SNAPSHOTS=1 pytest tests/test_models.py and review it"
+    assert text == path.read_text(), f"{path} is stale: regenerate with UPDATE_SNAPSHOTS=1 and review the diff"
+    # the snapshot is valid SQL of its dialect: a drop (Postgres) and a create of the model
+    statements = [s for s in sqlglot.parse(path.read_text(), read=dialect) if s is not None]
+    assert isinstance(statements[-1], exp.Create)
+    assert statements[-1].this.name == name and statements[-1].this.db == "class_data"
+    assert all(isinstance(s, exp.Drop) for s in statements[:-1])
+
+
+def test_no_stale_snapshots() -> None:
+    stored = {(p.parent.name, p.stem) for p in SNAPSHOT_DIR.glob("*/*.sql")}
+    expected = {(dialect, name) for dialect in SNAPSHOT_DIALECTS for name in MODEL_NAMES}
+    assert stored == expected
