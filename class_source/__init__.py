@@ -24,10 +24,11 @@ from .records import column_hints, to_table
 from .scopes import RESOURCE_SCOPES
 from .session import ApiSession
 
-__all__ = ["class_source", "RESOURCES", "METRICS_KEY"]
+__all__ = ["class_source", "RESOURCES", "METRICS_KEY", "ROSTER_HISTORY"]
 
 RESOURCES: tuple[str, ...] = tuple(RESOURCE_SCOPES)
 METRICS_KEY = ("class_id", "student_id", "event_type", "event_start")
+ROSTER_HISTORY = {"disposition": "merge", "strategy": "scd2"}
 ARROW_BATCH_ROWS = 50_000  # fewer, larger items: dlt's per-item cost stays negligible
 
 
@@ -112,11 +113,14 @@ def templates(session: ApiSession) -> Iterator[pa.Table]:
         yield _counted(session, "templates", _typed(session, "templates", records))
 
 
-@dlt.resource(name="enrollments", primary_key=("class_id", "student_id"), write_disposition="replace")
-def enrollments(session: ApiSession) -> Iterator[pa.Table]:
-    """Rosters (students, assistants, teachers) of every regular and deferred class, one request per class."""
+@dlt.resource(name="enrollments", write_disposition=ROSTER_HISTORY, columns=column_hints("enrollments"))
+def enrollments(session: ApiSession) -> Iterator[list[dict[str, Any]]]:
+    """Rosters of every regular and deferred class (one request per class), kept as SCD2 history: a
+    changed or removed enrollment gets `_dlt_valid_to` set, the current roster has it null."""
     if _runnable(session, "enrollments"):
-        yield from _per_class_snapshot(session, "enrollments", "/class/enrollments", session.directory().all_ids)
+        # rows, not Arrow: dlt's scd2 hashes each row to tell versions apart
+        for table in _per_class_snapshot(session, "enrollments", "/class/enrollments", session.directory().all_ids):
+            yield table.to_pylist()
 
 
 @dlt.resource(name="schedules", primary_key="schedule_id", write_disposition="replace")

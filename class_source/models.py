@@ -43,6 +43,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 import sqlglot
+
+from .records import TABLE_SCHEMAS, warehouse_columns
 from sqlglot import exp
 from sqlglot.errors import ParseError
 from sqlglot.optimizer.scope import traverse_scope
@@ -87,85 +89,9 @@ POSTGRES_WORK_MEM = "256MB"  # per sort/hash step of the model build's own trans
 # destinations whose DDL is transactional: the whole build (and grain check) commits or rolls back at once
 TRANSACTIONAL_DESTINATIONS = frozenset({"duckdb", "motherduck", "postgres"})
 
-# The connector's raw tables (see the design contract) with their columns as DuckDB types. Used to
-# resolve bare names and to stand in, empty, for a raw table the destination does not have.
-RAW_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
-    "classes": (
-        ("class_id", "text"),
-        ("ext_class_id", "text"),
-        ("class_name", "text"),
-        ("class_description", "text"),
-        ("meeting_id", "text"),
-        ("host", "text"),
-        ("invite_link", "text"),
-        ("password", "text"),
-    ),
-    "deferred_classes": (
-        ("class_deferred_id", "bigint"),
-        ("class_id", "text"),
-        ("ext_class_id", "text"),
-        ("email", "text"),
-        ("class_name", "text"),
-        ("class_description", "text"),
-        ("created_at", "timestamptz"),
-        ("updated_at", "timestamptz"),
-    ),
-    "users": (
-        ("id", "bigint"),
-        ("ext_user_id", "text"),
-        ("email", "text"),
-        ("user_name", "text"),
-        ("roles", "json"),
-        ("is_zoom_configured", "boolean"),
-    ),
-    "templates": (
-        ("template_id", "text"),
-        ("name", "text"),
-        ("description", "text"),
-        ("status", "text"),
-    ),
-    "enrollments": (
-        ("class_id", "text"),
-        ("student_id", "text"),
-        ("meeting_id", "text"),
-        ("user_name", "text"),
-        ("first_name", "text"),
-        ("last_name", "text"),
-        ("email", "text"),
-        ("ext_person_id", "text"),
-        ("role", "text"),
-    ),
-    "schedules": (
-        ("schedule_id", "text"),
-        ("class_id", "text"),
-        ("start_time", "timestamptz"),
-        ("end_time", "timestamptz"),
-    ),
-    "attendance": (
-        ("class_id", "text"),
-        ("session_id", "text"),
-        ("session_start_time", "timestamptz"),
-        ("session_end_time", "timestamptz"),
-        ("student_id", "text"),
-        ("email", "text"),
-        ("ext_person_id", "text"),
-        ("present", "boolean"),
-        ("tardy", "boolean"),
-        ("join_time", "timestamptz"),
-        ("leave_time", "timestamptz"),
-    ),
-    "metrics": (
-        ("class_id", "text"),
-        ("student_id", "text"),
-        ("email", "text"),
-        ("ext_person_id", "text"),
-        ("event_start", "timestamptz"),
-        ("event_end", "timestamptz"),
-        ("event_duration", "bigint"),
-        ("event_type", "text"),
-        ("event_value", "text"),
-    ),
-}
+# The connector's raw tables with their columns as SQL types. Used to resolve bare names and to
+# stand in, empty, for a raw table the destination does not have.
+RAW_TABLES: dict[str, tuple[tuple[str, str], ...]] = {table: warehouse_columns(table) for table in TABLE_SCHEMAS}
 
 _HEADER_LINE = re.compile(r"^--\s*(?P<key>[a-z_]+)\s*:\s*(?P<value>.*)$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -382,18 +308,20 @@ def render(
     dialect: str,
     dataset: str,
     missing_sources: Iterable[str] = (),
+    missing_columns: Optional[dict[str, list[str]]] = None,
     replacing: Optional[str] = None,
 ) -> list[str]:
     """The statements that (re)create `model` in `dataset` on a destination speaking `dialect`.
 
     `dataset` may be `catalog.dataset` (e.g. a BigQuery project or Snowflake database). Raw tables in
-    `missing_sources` are read as empty relations with the contract's columns. `replacing` is the
+    `missing_sources` are read as empty relations with the contract's columns; columns listed in
+    `missing_columns` (table -> columns the loaded table lacks) are read as nulls. `replacing` is the
     kind ("view"/"table") of a relation that already has the model's name, if any: a relation of the
     other kind is dropped first, since no dialect replaces a table by a view or back.
     """
     catalog, schema = _split_dataset(dataset)
     target = _table(model.name, schema, catalog)
-    select = _qualified_select(model, schema, catalog, set(missing_sources))
+    select = _qualified_select(model, schema, catalog, set(missing_sources), missing_columns or {})
     select = _portable_date_diffs(select, dialect)
     statements: list[exp.Expression] = []
     postgres = dialect == "postgres"
@@ -456,20 +384,35 @@ def _table(name: str, schema: str, catalog: Optional[str]) -> exp.Table:
     )
 
 
-def _qualified_select(model: Model, schema: str, catalog: Optional[str], missing: set[str]) -> exp.Query:
+def _qualified_select(
+    model: Model, schema: str, catalog: Optional[str], missing: set[str], missing_columns: dict[str, list[str]]
+) -> exp.Query:
     ast = _parse_select(model.name, model.sql)
     # comments are for readers of sql/; sqlglot would re-attach them to arbitrary nodes as /* */
     for node in ast.walk():
         node.comments = None
     for table in _external_tables(model.name, ast):
-        if table.name.lower() in missing:
-            table.replace(_empty_source(table.name.lower(), table.alias_or_name))
-        else:
-            table.set("this", _identifier(table.name))
-            table.set("db", _identifier(schema))
-            if catalog:
-                table.set("catalog", _identifier(catalog))
+        name = table.name.lower()
+        if name in missing:
+            table.replace(_empty_source(name, table.alias_or_name))
+            continue
+        alias = table.alias_or_name
+        table.set("this", _identifier(table.name))
+        table.set("db", _identifier(schema))
+        if catalog:
+            table.set("catalog", _identifier(catalog))
+        if missing_columns.get(name):
+            table.replace(_padded_source(name, table.copy(), alias, missing_columns[name]))
     return ast
+
+
+def _padded_source(raw_table: str, table: exp.Table, alias: str, columns: list[str]) -> exp.Expression:
+    """A loaded raw table plus nulls for contract columns it lacks (never loaded, or a destination
+    without SCD2 history columns)."""
+    types = dict(RAW_TABLES[raw_table])
+    table.set("alias", None)
+    nulls = [exp.cast(exp.Null(), sqlglot.parse_one(types[c], into=exp.DataType, read=SOURCE_DIALECT)).as_(c) for c in columns]
+    return exp.select(exp.Star(), *nulls).from_(table).subquery(alias)
 
 
 def _empty_source(raw_table: str, alias: str) -> exp.Expression:
@@ -542,6 +485,9 @@ def build_models(
         missing_sources = sorted(source for source in needed_sources if source not in existing)
         if missing_sources:
             report(f"raw table(s) {', '.join(missing_sources)} not loaded: models read them as empty")
+        missing_columns = _missing_raw_columns(client, dialect, sorted(needed_sources - set(missing_sources)))
+        for table, columns in missing_columns.items():
+            report(f"raw table {table} has no column(s) {', '.join(columns)}: models read them as null")
         transaction = (
             client.begin_transaction() if destination_type in TRANSACTIONAL_DESTINATIONS else contextlib.nullcontext()
         )
@@ -557,6 +503,7 @@ def build_models(
                     dialect=dialect,
                     dataset=dataset,
                     missing_sources=missing_sources,
+                    missing_columns=missing_columns,
                     replacing=existing.get(model.name.lower()),
                 )
                 for statement in statements:
@@ -689,6 +636,26 @@ def _existing_relations(client: Any, dialect: str) -> dict[str, str]:
             sql, args = sql + " AND table_catalog = %s", args + [catalog]
     rows = client.execute_sql(sql, *args) or []
     return {str(name).lower(): ("view" if "VIEW" in str(kind).upper() else "table") for name, kind in rows}
+
+
+def _missing_raw_columns(client: Any, dialect: str, tables: list[str]) -> dict[str, list[str]]:
+    """Contract columns each loaded raw table lacks: table -> columns."""
+    if not tables:
+        return {}
+    catalog, schema, _ = client._get_information_schema_components()
+    if dialect == "bigquery":
+        info = f"{client.fully_qualified_dataset_name()}.INFORMATION_SCHEMA.COLUMNS"
+        sql, args = f"SELECT table_name, column_name FROM {info}", []
+    else:
+        info = client._qualify_info_schema_table_name("COLUMNS")
+        sql, args = f"SELECT table_name, column_name FROM {info} WHERE table_schema = %s", [schema]
+        if catalog is not None:
+            sql, args = sql + " AND table_catalog = %s", args + [catalog]
+    present: dict[str, set[str]] = {}
+    for table, column in client.execute_sql(sql, *args) or []:
+        present.setdefault(str(table).lower(), set()).add(str(column).lower())
+    missing = {t: [c for c, _ in RAW_TABLES[t] if c.lower() not in present.get(t, set())] for t in tables}
+    return {t: columns for t, columns in missing.items() if columns}
 
 
 def _show(value: Any) -> str:

@@ -113,6 +113,10 @@ TABLE_SCHEMAS: dict[str, pa.Schema] = {
     ),
 }
 
+# Columns dlt adds to a table kept as SCD2 history (enrollments): when each version was first and
+# last seen by a run (valid_to null = still current).
+HISTORY_COLUMNS: dict[str, tuple[str, ...]] = {"enrollments": ("_dlt_valid_from", "_dlt_valid_to")}
+
 # timestamp columns the API sends as unix seconds (all others arrive as ISO-8601 strings)
 UNIX_SECONDS_COLUMNS = {"schedules": {"start_time", "end_time"}}
 
@@ -132,6 +136,13 @@ _DLT_TYPES = {
     UTC_TS: "timestamp",
     pa.list_(pa.string()): "json",
 }
+
+
+def warehouse_columns(table: str) -> tuple[tuple[str, str], ...]:
+    """(column, SQL type) of `table` as landed, history columns included, for the SQL models."""
+    sql_types = {"text": "text", "bigint": "bigint", "bool": "boolean", "timestamp": "timestamptz", "json": "json"}
+    columns = [(field.name, sql_types[_DLT_TYPES[field.type]]) for field in TABLE_SCHEMAS[table]]
+    return tuple(columns + [(name, "timestamptz") for name in HISTORY_COLUMNS.get(table, ())])
 
 
 class RecordError(ValueError):

@@ -21,6 +21,8 @@ from typing import Any
 
 import dlt
 
+from class_source import ROSTER_HISTORY
+
 UTC = dt.timezone.utc
 
 
@@ -364,8 +366,11 @@ def fixture_source(tables: dict[str, list[dict[str, Any]]] | None = None) -> lis
             name=name,
             # dlt writes into hint dicts (their name): one fresh dict per column, as the constants are shared
             columns={column: dict(hint) for column, hint in COLUMNS[name].items()},
-            primary_key=PRIMARY_KEYS[name],
-            write_disposition="replace",
+            **(
+                {"write_disposition": ROSTER_HISTORY}  # as the connector keeps rosters
+                if name == "enrollments"
+                else {"primary_key": PRIMARY_KEYS[name], "write_disposition": "replace"}
+            ),
         )
         for name, rows in tables.items()
     ]

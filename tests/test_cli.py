@@ -262,3 +262,37 @@ def _get_when_up(url: str, key: str) -> list:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def test_deletions_are_reflected_and_roster_history_is_kept(workdir, monkeypatch):
+    emulator = Emulator(seed=9, classes=4)
+    truth = emulator.school.ground_truth()
+    gone_class, kept_class = truth["classes"][0]["class_id"], truth["classes"][1]["class_id"]
+    leaver = next(r for r in truth["enrollments"] if r["class_id"] == kept_class and r["role"] == "student")
+    dropped_date = next(r for r in truth["schedules"] if r["class_id"] == kept_class)
+    with emulator.serve() as base_url:
+        key = emulator.mint_key()
+        point_at(monkeypatch, base_url, key)
+        assert main(["run"]) == 0
+        api = httpx.Client(base_url=f"{base_url}/api/v1", headers={"Authorization": f"Bearer {key}"})
+        assert api.delete("/classes", params={"class_id": gone_class}).status_code == 200
+        assert api.request("DELETE", "/class/enrollments", json={"class_id": kept_class, "student_id": leaver["student_id"]}).status_code == 200
+        assert api.delete("/schedules", params={"schedule_id": dropped_date["schedule_id"]}).status_code == 200
+        assert main(["run"]) == 0
+        truth = emulator.school.ground_truth()
+    database = workdir / DATABASE
+    assert_matches_truth(database, truth, tables=("classes", "enrollments", "schedules", "attendance"))
+    import duckdb
+
+    with duckdb.connect(str(database), read_only=True) as con:
+        history = con.execute(
+            "select is_current, valid_to is not null from class_data.dim_roster_history where class_id = ? and student_id = ?",
+            [kept_class, leaver["student_id"]],
+        ).fetchall()
+        gone_roster = con.execute(
+            "select count(*) filter (where is_current), count(*) from class_data.dim_roster_history where class_id = ?", [gone_class]
+        ).fetchone()
+        listed = {r[0] for r in con.execute("select class_id from class_data.dim_classes where class_status = 'regular'").fetchall()}
+    assert history == [(False, True)]  # the leaver's enrollment is history, not erased
+    assert gone_roster[0] == 0 and gone_roster[1] > 0  # the deleted class's roster is all history
+    assert gone_class not in listed and kept_class in listed

@@ -337,6 +337,7 @@ EXPECTED_ROW_COUNTS = {
     **{f"stg_class__{table}": len(rows) for table, rows in RAW_ROWS.items()},
     "int_class__sessions": 3,
     "int_class__events": 29,
+    "dim_roster_history": len(RAW_ROWS["enrollments"]),  # one version each after one load
     **{name: len(rows) for name, rows in EXPECTED_MARTS.items()},
 }
 
@@ -475,6 +476,37 @@ def test_missing_raw_tables_read_as_empty(new_pipeline) -> None:
     assert built["fct_student_engagement"] == 9
     # classes known from enrollments (c1, c2, c3) and attendance
     assert built["dim_classes"] == 3
+
+
+def test_roster_changes_keep_history_and_marts_use_the_current_roster(new_pipeline) -> None:
+    pipeline = new_pipeline()
+    load_raw_tables(pipeline)
+    # the next load's rosters: ben left c3, dev became an assistant in c2, everyone else unchanged
+    changed = [
+        {**row, "role": "assistant"} if (row["class_id"], row["student_id"]) == ("c2", "dev") else row
+        for row in RAW_ROWS["enrollments"]
+        if (row["class_id"], row["student_id"]) != ("c3", "ben")
+    ]
+    load_raw_tables(pipeline, {"enrollments": changed})
+    build_models(pipeline)
+    with pipeline.sql_client() as client:
+        history = client.execute_sql(
+            f"select class_id, student_id, role, is_current, valid_to is null from "
+            f"{client.make_qualified_table_name('dim_roster_history')} order by class_id, student_id, valid_from"
+        )
+        c3_roster = client.execute_sql(
+            f"select students_enrolled from {client.make_qualified_table_name('agg_class_summary')} where class_id = 'c3'"
+        )
+    by_person = {}
+    for class_id, student_id, role, current, open_ended in history:
+        assert current == open_ended
+        by_person.setdefault((class_id, student_id), []).append((role, current))
+    # 7 first versions; ben's c3 enrollment retired; dev's student version retired, assistant current
+    assert len(history) == 8
+    assert by_person[("c3", "ben")] == [("student", False)]
+    assert by_person[("c2", "dev")] == [("student", False), ("assistant", True)]
+    assert by_person[("c1", "ana")] == [("student", True)]
+    assert c3_roster == [(0,)]  # marts count the current roster only
 
 
 def test_drop_models_lets_dlt_drop_the_raw_tables(new_pipeline) -> None:

@@ -16,7 +16,7 @@ sessions as (
 ),
 
 enrollments as (
-    select * from stg_class__enrollments
+    select * from stg_class__enrollments where is_current
 ),
 
 schedules as (

@@ -12,7 +12,7 @@ deferred_classes as (
 ),
 
 enrollments as (
-    select * from stg_class__enrollments
+    select * from stg_class__enrollments where is_current
 ),
 
 schedules as (

@@ -5,7 +5,7 @@
 --   e-mail and ext_person_id fall back to the attendance report, then to activity events.
 
 with enrollments as (
-    select * from stg_class__enrollments
+    select * from stg_class__enrollments where is_current
 ),
 
 attendance as (

@@ -11,6 +11,8 @@ WITH attendance AS (
   SELECT
     *
   FROM class_data.stg_class__enrollments
+  WHERE
+    is_current
 ), classes AS (
   SELECT
     *

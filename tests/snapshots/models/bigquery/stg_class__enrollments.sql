@@ -13,13 +13,15 @@ WITH source AS (
     CAST(last_name AS STRING) AS last_name,
     CAST(email AS STRING) AS email,
     CAST(ext_person_id AS STRING) AS ext_person_id,
-    CAST(role AS STRING) AS role
+    CAST(role AS STRING) AS role,
+    CAST(_dlt_valid_from AS TIMESTAMP) AS valid_from,
+    CAST(_dlt_valid_to AS TIMESTAMP) AS valid_to
   FROM source
 ), ranked AS (
   SELECT
     *,
     ROW_NUMBER() OVER (
-      PARTITION BY class_id, student_id
+      PARTITION BY class_id, student_id, valid_from
       ORDER BY role NULLS LAST, email NULLS LAST, user_name NULLS LAST
     ) AS duplicate_rank
   FROM typed
@@ -33,7 +35,10 @@ SELECT
   last_name,
   email,
   ext_person_id,
-  role
+  role,
+  valid_from,
+  valid_to,
+  valid_to IS NULL AS is_current
 FROM ranked
 WHERE
   duplicate_rank = 1;

@@ -5,6 +5,8 @@ WITH enrollments AS (
   SELECT
     *
   FROM class_data.stg_class__enrollments
+  WHERE
+    is_current
 ), attendance AS (
   SELECT
     *

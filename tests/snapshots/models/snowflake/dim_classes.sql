@@ -11,6 +11,8 @@ WITH classes AS (
   SELECT
     *
   FROM class_data.stg_class__enrollments
+  WHERE
+    is_current
 ), schedules AS (
   SELECT
     *

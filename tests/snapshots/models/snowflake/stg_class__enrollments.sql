@@ -13,12 +13,14 @@ WITH source AS (
     CAST(last_name AS VARCHAR) AS last_name,
     CAST(email AS VARCHAR) AS email,
     CAST(ext_person_id AS VARCHAR) AS ext_person_id,
-    CAST(role AS VARCHAR) AS role
+    CAST(role AS VARCHAR) AS role,
+    CAST(_dlt_valid_from AS TIMESTAMPTZ) AS valid_from,
+    CAST(_dlt_valid_to AS TIMESTAMPTZ) AS valid_to
   FROM source
 ), ranked AS (
   SELECT
     *,
-    ROW_NUMBER() OVER (PARTITION BY class_id, student_id ORDER BY role, email, user_name) AS duplicate_rank
+    ROW_NUMBER() OVER (PARTITION BY class_id, student_id, valid_from ORDER BY role, email, user_name) AS duplicate_rank
   FROM typed
 )
 SELECT
@@ -30,7 +32,10 @@ SELECT
   last_name,
   email,
   ext_person_id,
-  role
+  role,
+  valid_from,
+  valid_to,
+  valid_to IS NULL AS is_current
 FROM ranked
 WHERE
   duplicate_rank = 1;
