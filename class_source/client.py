@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from .records import parse_timestamp
+
 logger = logging.getLogger("class_elt.client")
 
 API_PREFIX = "/api/v1"
@@ -162,8 +164,8 @@ class ClassApiClient:
                 status = response.status_code
                 if status == 200:
                     try:
-                        return json.loads(body)
-                    except (UnicodeDecodeError, json.JSONDecodeError):
+                        return _decode_json(body, where)
+                    except json.JSONDecodeError:
                         failure = "200 with a body that is not JSON"
                         if attempt >= self._retry.max_attempts:
                             raise BadResponseError(
@@ -183,6 +185,16 @@ class ClassApiClient:
             delay = self._retry.delay(attempt, retry_after)
             logger.info("%s failed (%s), retry %d in %.2fs", where, failure, attempt, delay)
             await asyncio.sleep(delay)
+
+
+def _decode_json(body: bytes, where: str) -> Any:
+    """JSON from a 200 body; bytes that are not UTF-8 become U+FFFD rather than failing the run."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        logger.warning("%s answered invalid UTF-8; undecodable bytes were replaced by U+FFFD", where)
+        text = body.decode("utf-8", errors="replace")
+    return json.loads(text)
 
 
 def _describe(path: str, params: Mapping[str, Any] | None) -> str:
@@ -284,7 +296,7 @@ def _event_key(event: Mapping[str, Any]) -> tuple[Any, ...]:
 def _epoch_second(event: Mapping[str, Any]) -> int:
     raw = event.get("event_start")
     try:
-        return int(datetime.fromisoformat(str(raw).replace("Z", "+00:00")).timestamp() // 1)
+        return int(parse_timestamp(raw).timestamp() // 1)
     except ValueError as exc:
         raise BadResponseError(f"metrics event_start {raw!r} is not an ISO-8601 timestamp") from exc
 

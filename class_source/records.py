@@ -9,6 +9,7 @@ Fields the API adds in the future are kept as extra columns rather than dropped.
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -226,9 +227,25 @@ def _parse_iso(table: str, column: str, value: Any) -> Any:
     if value is None:
         return None
     try:
-        return pendulum.parse(str(value)).in_timezone("UTC")  # type: ignore[union-attr]
-    except (ValueError, TypeError, pendulum.parsing.exceptions.ParserError) as exc:
+        return parse_timestamp(value)
+    except ValueError as exc:
         raise RecordError(f"{table}.{column}: {value!r} is not an ISO-8601 timestamp") from exc
+
+
+def parse_timestamp(value: Any) -> datetime:
+    """A UTC datetime from an ISO-8601 string (any offset), or from an epoch number where a string
+    was documented (seconds, or milliseconds when that large). Raises ValueError otherwise."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = value / 1000 if abs(value) >= 100_000_000_000 else value
+        return datetime.fromtimestamp(seconds, tz=timezone.utc)
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(timezone.utc)
+    except ValueError:
+        pass
+    try:
+        return pendulum.parse(str(value)).in_timezone("UTC")  # type: ignore[union-attr]
+    except Exception as exc:  # pendulum raises several parser error types
+        raise ValueError(f"{value!r} is not an ISO-8601 timestamp") from exc
 
 
 def _is_int_like(value: Any) -> bool:
