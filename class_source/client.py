@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import orjson
 
 from .records import parse_timestamp
 
@@ -188,13 +189,17 @@ class ClassApiClient:
 
 
 def _decode_json(body: bytes, where: str) -> Any:
-    """JSON from a 200 body; bytes that are not UTF-8 become U+FFFD rather than failing the run."""
+    """JSON from a 200 body (orjson: a metrics page decodes several times faster than with json);
+    bytes that are not UTF-8 become U+FFFD rather than failing the run."""
     try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        logger.warning("%s answered invalid UTF-8; undecodable bytes were replaced by U+FFFD", where)
-        text = body.decode("utf-8", errors="replace")
-    return json.loads(text)
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            logger.warning("%s answered invalid UTF-8; undecodable bytes were replaced by U+FFFD", where)
+            return orjson.loads(body.decode("utf-8", errors="replace"))
+        raise
 
 
 def _describe(path: str, params: Mapping[str, Any] | None) -> str:

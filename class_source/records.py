@@ -156,11 +156,61 @@ def to_table(
     """Type `records` (API JSON objects) as `table`'s Arrow schema.
 
     `constants` fills columns the records don't carry themselves, e.g. the `class_id` of a
-    per-class endpoint's answer.
+    per-class endpoint's answer. Well-formed pages take Arrow's C++ path; a page with a value of an
+    unexpected type or format takes the column-by-column path that coerces or names it.
     """
     schema = TABLE_SCHEMAS[table]
-    unix_columns = UNIX_SECONDS_COLUMNS.get(table, set())
     constants = constants or {}
+    try:
+        result = _fast_table(table, schema, records, constants)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, OverflowError):
+        result = _careful_table(table, schema, records, constants)
+    for field in schema:
+        column = result.column(field.name)
+        if not field.nullable and column.null_count:
+            bad = records[column.is_null().combine_chunks().index(True).as_py()]
+            raise RecordError(f"{table} record without its key {field.name}: {_excerpt(bad)}")
+    for name in sorted(_extra_fields(records, schema)):
+        result = result.append_column(name, _extra_column([record.get(name) for record in records]))
+    return result
+
+
+def _extra_fields(records: Sequence[Mapping[str, Any]], schema: pa.Schema) -> set[str]:
+    if not records:
+        return set()
+    first = records[0].keys()
+    if all(record.keys() == first for record in records):  # the usual page: one shape, compared in C
+        return set(first) - set(schema.names)
+    return set().union(*(record.keys() for record in records)) - set(schema.names)
+
+
+def _fast_table(
+    table: str, schema: pa.Schema, records: Sequence[Mapping[str, Any]], constants: Mapping[str, Any]
+) -> pa.Table:
+    unix_columns = UNIX_SECONDS_COLUMNS.get(table, set())
+    as_sent = pa.schema(
+        [
+            pa.field(f.name, (pa.int64() if f.name in unix_columns else pa.string()) if pa.types.is_timestamp(f.type) else f.type)
+            for f in schema
+            if f.name not in constants
+        ]
+    )
+    raw = pa.Table.from_pylist(list(records), schema=as_sent)
+    columns = []
+    for field in schema:
+        if field.name in constants:
+            columns.append(pa.array([constants[field.name]] * len(records), type=field.type))
+        elif field.name in unix_columns:
+            columns.append(raw.column(field.name).cast(pa.timestamp("s", tz="UTC")).cast(field.type))
+        else:
+            columns.append(raw.column(field.name).cast(field.type))
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _careful_table(
+    table: str, schema: pa.Schema, records: Sequence[Mapping[str, Any]], constants: Mapping[str, Any]
+) -> pa.Table:
+    unix_columns = UNIX_SECONDS_COLUMNS.get(table, set())
     columns: list[pa.Array] = []
     for field in schema:
         if field.name in constants:
@@ -168,15 +218,7 @@ def to_table(
             continue
         values = [record.get(field.name) for record in records]
         columns.append(_column(table, field, values, field.name in unix_columns))
-    for field, column in zip(schema, columns):
-        if not field.nullable and column.null_count:
-            bad = records[column.is_null().index(True).as_py()]
-            raise RecordError(f"{table} record without its key {field.name}: {_excerpt(bad)}")
-    result = pa.Table.from_arrays(columns, schema=schema)
-    extra = set().union(*(record.keys() for record in records)) - set(schema.names) if records else set()
-    for name in sorted(extra):
-        result = result.append_column(name, _extra_column([record.get(name) for record in records]))
-    return result
+    return pa.Table.from_arrays(columns, schema=schema)
 
 
 def _column(table: str, field: pa.Field, values: list[Any], unix_seconds: bool) -> pa.Array:
