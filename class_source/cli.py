@@ -83,6 +83,9 @@ def expected_failure(exc: BaseException) -> str | None:
             return str(current)
         if _is_model_error(current):
             return str(current)
+        destination_reason = _destination_failure(current)
+        if destination_reason:
+            return destination_reason
         if isinstance(current, ConfigFieldMissingException):
             fields = ", ".join(current.fields)
             return (
@@ -91,6 +94,12 @@ def expected_failure(exc: BaseException) -> str | None:
             )
         pending.extend([getattr(current, "exception", None), current.__cause__, current.__context__])
     return None
+
+
+def _destination_failure(exc: BaseException) -> str | None:
+    from .destinations import destination_failure
+
+    return destination_failure(exc)
 
 
 def _is_model_error(exc: BaseException) -> bool:
@@ -106,17 +115,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     import dlt
 
     from . import class_source
+    from .destinations import adapt_source, make_destination, models_target
     from .progress import TerminalProgress
 
     resources = _resource_list(args.resources)
-    pipeline = dlt.pipeline(
-        pipeline_name=args.pipeline_name, destination=args.destination, dataset_name=args.dataset_name
-    )
+    destination, run_kwargs = make_destination(args.destination)
+    pipeline = dlt.pipeline(pipeline_name=args.pipeline_name, destination=destination, dataset_name=args.dataset_name)
+    models = models_target(pipeline, args.models_database)  # a wrong option fails before anything runs
     progress = TerminalProgress()
     source = class_source(progress=progress)
     if resources:
         source = source.with_resources(*resources)
-    load(pipeline, source, progress, full_refresh=args.full_refresh, build_models=not args.no_models)
+    source = adapt_source(source, pipeline.destination, run_kwargs)
+    load(
+        pipeline, source, progress, full_refresh=args.full_refresh, build_models=not args.no_models,
+        run_kwargs=run_kwargs, models=models,
+    )
     return 0
 
 
@@ -124,6 +138,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import dlt
 
     from . import class_source
+    from .destinations import adapt_source
     from .emulator import Emulator
     from .progress import TerminalProgress
 
@@ -139,7 +154,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             dataset_name=DEFAULT_DATASET,
         )
         progress = TerminalProgress()
-        source = class_source(base_url=base_url, api_key=api_key, progress=progress)
+        source = adapt_source(class_source(base_url=base_url, api_key=api_key, progress=progress), pipeline.destination, {})
         load(pipeline, source, progress, full_refresh=True, build_models=True)
     print(f"\nquery it:  duckdb {database} \"select * from {DEFAULT_DATASET}.fct_session_attendance limit 10\"")
     return 0
@@ -178,10 +193,11 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_models(args: argparse.Namespace) -> int:
     import dlt
 
-    pipeline = dlt.pipeline(
-        pipeline_name=args.pipeline_name, destination=args.destination, dataset_name=args.dataset_name
-    )
-    _build_models(pipeline)
+    from .destinations import make_destination, models_target
+
+    destination, _ = make_destination(args.destination)
+    pipeline = dlt.pipeline(pipeline_name=args.pipeline_name, destination=destination, dataset_name=args.dataset_name)
+    _build_models(models_target(pipeline, args.models_database))
     return 0
 
 
@@ -208,8 +224,19 @@ def cmd_emulator(args: argparse.Namespace) -> int:
 # --- shared steps ----------------------------------------------------------------------------------
 
 
-def load(pipeline: Any, source: Any, progress: Any, *, full_refresh: bool, build_models: bool) -> None:
-    """Extract, normalize and load with live progress, then build the models and print a summary."""
+def load(
+    pipeline: Any,
+    source: Any,
+    progress: Any,
+    *,
+    full_refresh: bool,
+    build_models: bool,
+    run_kwargs: dict[str, Any] | None = None,
+    models: Any = None,
+) -> None:
+    """Extract, normalize and load with live progress, then build the models and print a summary.
+    `run_kwargs` are make_destination's (e.g. table_format); `models` is where the models are built
+    (destinations.models_target: the pipeline itself, or a lake's DuckDB file)."""
     from .lock import run_lock
 
     started = time.monotonic()
@@ -219,7 +246,7 @@ def load(pipeline: Any, source: Any, progress: Any, *, full_refresh: bool, build
 
             drop_models(pipeline)  # Postgres won't drop raw tables while the staging views read them
         try:
-            info = pipeline.run(source, refresh="drop_sources" if full_refresh else None)
+            info = pipeline.run(source, refresh="drop_sources" if full_refresh else None, **(run_kwargs or {}))
         finally:
             progress.finish()
         load_seconds = time.monotonic() - started
@@ -227,7 +254,7 @@ def load(pipeline: Any, source: Any, progress: Any, *, full_refresh: bool, build
         print(f"loaded {info.dataset_name} on {pipeline.destination.destination_name} in {load_seconds:.1f}s")
         _print_table_counts(pipeline, row_counts)
         if build_models:
-            _build_models(pipeline)
+            _build_models(models if models is not None else pipeline)
 
 
 def _build_models(pipeline: Any) -> None:
@@ -239,14 +266,11 @@ def _build_models(pipeline: Any) -> None:
 
 
 def _print_table_counts(pipeline: Any, loaded: dict[str, int]) -> None:
+    from .destinations import row_counts
+
     print(f"  {'table':<20} {'loaded now':>12} {'rows in table':>14}")
-    with pipeline.sql_client() as client:
-        for table in RESOURCES:
-            try:
-                total = client.execute_sql(f"SELECT count(*) FROM {client.make_qualified_table_name(table)}")[0][0]
-            except Exception:  # noqa: BLE001 - a resource that was not selected has no table yet
-                continue
-            print(f"  {table:<20} {loaded.get(table, 0):>12,} {total:>14,}")
+    for table, total in row_counts(pipeline, RESOURCES).items():
+        print(f"  {table:<20} {loaded.get(table, 0):>12,} {total:>14,}")
 
 
 def _resource_list(raw: str | None) -> list[str]:
@@ -264,9 +288,16 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     def warehouse_options(command: argparse.ArgumentParser) -> None:
-        command.add_argument("--destination", default="duckdb", help="any dlt destination (default: duckdb)")
+        command.add_argument(
+            "--destination", default="duckdb",
+            help="duckdb (default), postgres, filesystem (Delta tables), motherduck, bigquery or snowflake",
+        )
         command.add_argument("--dataset-name", default=DEFAULT_DATASET, help=f"default: {DEFAULT_DATASET}")
         command.add_argument("--pipeline-name", default=PIPELINE_NAME, help=f"dlt pipeline name (default: {PIPELINE_NAME})")
+        command.add_argument(
+            "--models-database",
+            help="filesystem destination: the DuckDB file the SQL models are built in (default: ./<pipeline-name>_models.duckdb)",
+        )
 
     demo = commands.add_parser("demo", help="load a synthetic school from the embedded emulator into ./class_demo.duckdb")
     demo.add_argument("--classes", type=_positive_int, default=50)
