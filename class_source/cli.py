@@ -241,6 +241,12 @@ def load(
 
     started = time.monotonic()
     with run_lock(pipeline.working_dir, pipeline.pipeline_name):
+        _finish_interrupted_normalize_commit(pipeline)
+        if pipeline.has_pending_data:
+            # an interrupted run left load packages (with the cursors they carry): finish them first,
+            # since dlt's run() would load them and skip extracting anything new
+            print("completing the load package(s) an interrupted run left behind", file=sys.stderr)
+            pipeline.run()
         if full_refresh:
             from .models import drop_models
 
@@ -250,11 +256,28 @@ def load(
         finally:
             progress.finish()
         load_seconds = time.monotonic() - started
-        row_counts = pipeline.last_trace.last_normalize_info.row_counts if pipeline.last_trace else {}
+        normalized = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
+        row_counts = normalized.row_counts if normalized else {}
         print(f"loaded {info.dataset_name} on {pipeline.destination.destination_name} in {load_seconds:.1f}s")
         _print_table_counts(pipeline, row_counts)
         if build_models:
             _build_models(models if models is not None else pipeline)
+
+
+def _finish_interrupted_normalize_commit(pipeline: Any) -> None:
+    """dlt commits a normalized package in two steps: rename it into load/normalized, then delete the
+    extracted copy. A process killed between the two leaves both, and the next run would normalize
+    the package again and fail on the existing directory. The rename happened, so the commit is
+    done: delete the leftover copy, as dlt would have."""
+    import shutil
+
+    root = Path(pipeline.working_dir)
+    extracted = root / "normalize" / "extracted"
+    if not extracted.is_dir():
+        return
+    for package in extracted.iterdir():
+        if any((root / "load" / stage / package.name).exists() for stage in ("normalized", "loaded")):
+            shutil.rmtree(package)
 
 
 def _build_models(pipeline: Any) -> None:
