@@ -22,6 +22,7 @@ from typing import Any
 import dlt
 
 from class_source import ROSTER_HISTORY
+from tests.support import KEYS
 
 UTC = dt.timezone.utc
 
@@ -116,17 +117,6 @@ COLUMNS: dict[str, dict[str, dict[str, Any]]] = {
         "event_type": TEXT,
         "event_value": TEXT,
     },
-}
-
-PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
-    "classes": ("class_id",),
-    "deferred_classes": ("class_deferred_id",),
-    "users": ("id",),
-    "templates": ("template_id",),
-    "enrollments": ("class_id", "student_id"),
-    "schedules": ("schedule_id",),
-    "attendance": ("class_id", "session_id", "student_id"),
-    "metrics": ("class_id", "student_id", "event_type", "event_start"),
 }
 
 CLASSES = [
@@ -369,7 +359,7 @@ def fixture_source(tables: dict[str, list[dict[str, Any]]] | None = None) -> lis
             **(
                 {"write_disposition": ROSTER_HISTORY}  # as the connector keeps rosters
                 if name == "enrollments"
-                else {"primary_key": PRIMARY_KEYS[name], "write_disposition": "replace"}
+                else {"primary_key": KEYS[name], "write_disposition": "replace"}
             ),
         )
         for name, rows in tables.items()
