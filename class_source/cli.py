@@ -150,7 +150,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"emulator serving at {base_url}; loading into {database}")
         pipeline = dlt.pipeline(
             pipeline_name="class_demo",
-            destination=dlt.destinations.duckdb(str(database)),
+            destination=dlt.destinations.duckdb(str(database), supports_transactions=True),  # see destinations.py
             dataset_name=DEFAULT_DATASET,
         )
         progress = TerminalProgress()

@@ -231,11 +231,15 @@ def _status_error(status: int, body: bytes, where: str) -> ClassApiError:
     if status == 404:
         return NotFoundError(f"{where} answered 404: {text}")
     if 300 <= status < 400:
-        return RequestRejectedError(
+        return RedirectError(
             f"{where} answered a redirect ({status}); set base_url to the final address "
             "(redirects are not followed so the key is never sent to another host)"
         )
     return RequestRejectedError(f"{where} answered {status}: {text}")
+
+
+class RedirectError(RequestRejectedError):
+    """The API answered a redirect, which is never followed (the key must not go elsewhere)."""
 
 
 class PageCannotAdvanceError(ClassApiError):

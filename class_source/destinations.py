@@ -72,6 +72,7 @@ DESTINATIONS: dict[str, _Spec] = {
 }
 
 LAKE_TABLE_FORMATS = ("delta",)
+TRANSACTIONAL_DUCKDB = ("duckdb", "motherduck")
 
 
 class DestinationError(ConfigError):
@@ -111,6 +112,10 @@ def make_destination(name: str, *, validate: bool = True, **options: Any) -> tup
     elif "table_format" in options:
         raise DestinationError(f"table_format applies to the filesystem destination only, not to {short}")
     _require_module(short, spec)
+    if short in TRANSACTIONAL_DUCKDB:
+        # dlt 1.31 leaves DuckDB's transactions off: a replace/merge is a DELETE then an INSERT,
+        # committed separately, so a reader (or a kill) between them sees a half-loaded table
+        options.setdefault("supports_transactions", True)
     destination = getattr(dlt.destinations, short)(**options)
     if validate:
         _require_configuration(short, destination)

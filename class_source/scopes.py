@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 
-from .client import ClassApiClient, NotFoundError, RequestRejectedError, ScopeError
+from .client import ClassApiClient, NotFoundError, RedirectError, RequestRejectedError, ScopeError
 
 # Per-class resources enumerate classes first, so they need class:read as well.
 RESOURCE_SCOPES: dict[str, tuple[str, ...]] = {
@@ -47,6 +47,8 @@ async def _granted(client: ClassApiClient, scope: str) -> bool:
         await client.get(path, params)
     except ScopeError:
         return False
+    except RedirectError:
+        raise  # not an answer about the scope: the base URL is wrong
     except (NotFoundError, RequestRejectedError):
         return True
     return True
