@@ -1,0 +1,148 @@
+"""Smoke runs of the benchmark harnesses (benchmarks/run.py, benchmarks/cpu.py): tiny school, no
+latency. They check that what the harness reports is consistent, never how fast anything is."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from class_source.emulator import Emulator
+
+REPO = Path(__file__).resolve().parent.parent
+BENCHMARKS = REPO / "benchmarks"
+CLASSES = 3
+
+
+def _module(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCHMARKS / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
+    sys.path.insert(0, str(BENCHMARKS))  # run.py imports peer.py by name, as it does when run as a script
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    """Both harnesses, started together (they only share the CPU), as a user runs them."""
+    out = tmp_path_factory.mktemp("bench")
+    commands = {
+        "run": [sys.executable, str(BENCHMARKS / "run.py"), "--classes", str(CLASSES), "--latency-ms", "0",
+                "--quiet", "--json", str(out / "run.json")],
+        "cpu": [sys.executable, str(BENCHMARKS / "cpu.py"), "--events", "3000", "--event-scale", "1",
+                "--json", str(out / "cpu.json")],
+    }
+    running = {name: subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for name, cmd in commands.items()}
+    results = {}
+    for name, proc in running.items():
+        stdout, stderr = proc.communicate(timeout=300)
+        assert proc.returncode == 0, f"benchmarks/{name}.py failed:\n{stderr[-3000:]}"
+        results[name] = {"stdout": stdout, **json.loads((out / f"{name}.json").read_text())}
+    return results
+
+
+def test_table_has_every_column_and_scenario(reports):
+    run = _module("run")
+    stdout = reports["run"]["stdout"]
+    header = next(line for line in stdout.splitlines() if line.startswith("scenario"))
+    for column in run.COLUMNS:
+        assert column in header, f"column {column!r} missing from the table header: {header}"
+    names = [s["name"] for s in reports["run"]["scenarios"]]
+    assert names == ["ours full", "peer full", "ours incremental", "peer incremental"]
+    for name in names:
+        assert any(line.startswith(name) for line in stdout.splitlines()), f"no table row for {name}"
+    assert "targets:" in stdout and "machine:" in stdout
+
+
+def test_our_loads_equal_the_ground_truth(reports):
+    for scenario in reports["run"]["scenarios"]:
+        if scenario["kind"] != "ours":
+            continue
+        for table, check in scenario["truth"].items():
+            assert check["missing"] == check["extra"] == check["duplicates"] == 0, (scenario["name"], table, check)
+            assert check["truth"] == check["loaded"], (scenario["name"], table, check)
+    full = next(s for s in reports["run"]["scenarios"] if s["name"] == "ours full")
+    # a first load extracts every row exactly once: dlt's normalize counts equal the truth's
+    assert full["rows"] == {table: check["truth"] for table, check in full["truth"].items()}
+
+
+def test_request_counts_come_from_the_emulator_and_match_the_peer_by_hand(reports):
+    report = reports["run"]
+    scenarios = {s["name"]: s for s in report["scenarios"]}
+    for scenario in scenarios.values():
+        assert scenario["requests"] > 0
+        assert scenario["requests"] == sum(scenario["by_endpoint"].values())
+        assert scenario["floor_s"] == 0  # no latency, no floor
+    # the peer asks once per listing, once for users (< 1,000) and templates, and once per regular
+    # class for each of enrollments, schedules, attendance and metrics
+    regular = scenarios["ours full"]["truth"]["classes"]["truth"]
+    assert scenarios["peer full"]["requests"] == 2 + 1 + 1 + 4 * regular
+    assert scenarios["peer full"]["by_endpoint"]["GET /api/v1/reporting/metrics"] == regular
+    # ours: one roster and one schedule request per class, regular and deferred
+    every = regular + scenarios["ours full"]["truth"]["deferred_classes"]["truth"]
+    for name in ("ours full", "ours incremental"):
+        assert scenarios[name]["by_endpoint"]["GET /api/v1/class/enrollments"] >= every
+
+
+def test_peer_losses_are_reported_not_hidden(reports):
+    report = reports["run"]
+    peer = next(s for s in report["scenarios"] if s["name"] == "peer full")
+    # one page of 1,000 per class: exactly the events beyond each class's first 1,000 are missing
+    assert peer["truth"]["metrics"]["missing"] == report["stats"]["beyond_first_page"]
+    assert peer["truth"]["classes"]["missing"] == 0
+    # deferred classes' rosters are never requested by the peer
+    deferred_rosters = peer["truth"]["enrollments"]["missing"]
+    assert deferred_rosters > 0
+    losses = report["peer_losses"]
+    incremental = next(s for s in report["scenarios"] if s["name"] == "peer incremental")
+    assert sum(losses[k] for k in ("behind_cursor_old", "behind_cursor_late", "ahead_of_cursor")) == \
+        incremental["truth"]["metrics"]["missing"]
+    assert "dlt-hub/dlt#2429" in report["stdout"]
+
+
+def test_targets_are_all_evaluated(reports):
+    targets = [t["target"] for t in reports["run"]["targets"]]
+    # (the latency-floor target needs a latency: at 0 ms there is no floor to compare with)
+    assert any(t.startswith("incremental run <=") for t in targets)
+    assert any(t.startswith(">= 8x faster than the peer") for t in targets)
+    assert sum(t.endswith("warehouse equals the ground truth") for t in targets) == 2
+    assert all(isinstance(t["met"], bool) for t in reports["run"]["targets"])
+
+
+def test_cpu_benchmark_loads_every_event_once_and_drains_the_same_pages(reports):
+    (result,) = reports["cpu"]["results"]
+    assert result["visible_events"] == result["loaded"] == result["in_table"] > 0
+    # the drain replays the connector's own paging: the same metrics requests, minus its scope probe
+    assert result["drain_requests"] == result["metrics_requests"] - 1
+    assert result["peak_rss_bytes"] >= result["baseline_rss_bytes"] > 0
+    assert "events/s" in reports["cpu"]["stdout"]
+
+
+def test_truth_export_metrics_equal_the_emulators_ground_truth(tmp_path):
+    run = _module("run")
+    emulator = Emulator(seed=3, classes=4)
+    columnar = run.metrics_truth(emulator).to_pylist()
+    expected = [
+        (row["class_id"], row["student_id"], row["event_type"], row["event_start"])
+        for row in emulator.school.ground_truth()["metrics"]
+    ]
+    got = [(r["class_id"], r["student_id"], r["event_type"], r["event_start"].isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z")) for r in columnar]
+    assert len(got) > 0 and sorted(got) == sorted(expected)
+    rows = run.export_truth(emulator, tmp_path / "truth.duckdb", "t0")
+    truth = emulator.school.ground_truth()
+    assert rows == {table: len(truth[table]) for table in run.WAREHOUSE_TABLES}
+
+
+def test_latency_floor_is_the_larger_of_throughput_and_chain():
+    run = _module("run")
+    assert run.latency_floor(1600, 7, 0.05, 16) == pytest.approx(5.0)  # 1600 x 50 ms / 16
+    assert run.latency_floor(10, 7, 0.05, 16) == pytest.approx(0.35)  # 7 sequential pages x 50 ms
