@@ -1,8 +1,9 @@
 """dlt source for the Class virtual-classroom API: classes, rosters, schedules, users, templates,
 attendance and in-class activity metrics.
 
-Snapshot resources replace their table on every run (so rows deleted in Class disappear);
-`metrics` is incremental with one `starting_after` cursor per class, kept in this resource's dlt
+Snapshot resources replace their table on every run (so rows deleted in Class disappear), except
+`enrollments`, kept as dlt scd2 history (a removed enrollment is closed, not erased); `metrics` is
+incremental with one `starting_after` cursor per class, kept in this resource's dlt
 state and therefore committed in the same load package as the events it covers.
 """
 

@@ -20,8 +20,8 @@ DEFAULT_DATASET = "class_data"
 DEMO_DATABASE = "class_demo.duckdb"
 
 # dlt settings the connector relies on, applied unless the user configured them otherwise:
-# replaced tables are swapped in one transaction (dashboards never see a half-empty table), and
-# Arrow items are written as parquet load files.
+# replaced tables are rewritten from a staging copy inside one transaction (with DuckDB's
+# transactions turned on in destinations.py), so dashboards never see a half-empty table.
 DLT_DEFAULTS = {
     "DESTINATION__REPLACE_STRATEGY": "insert-from-staging",
     "RUNTIME__LOG_LEVEL": "WARNING",
