@@ -137,7 +137,6 @@ def export_truth(emulator: Any, path: Path, tag: str) -> dict[str, int]:
     1,000 classes); tests/test_benchmarks.py checks both give the same keys on a small school.
     """
     import duckdb
-    import pyarrow as pa
 
     school = emulator.school
     school.iter_metrics = lambda class_id: iter(())  # instance override: ground_truth() minus metrics
@@ -480,7 +479,7 @@ def peer_metric_losses(database: Path, truth_db: Path, cursor_s: Optional[int]) 
 # --- what the API allows: latency floor, request budget, the peer's losses explained ------------------
 
 
-def truth_stats(truth_db: Path, latency_s: float) -> dict[str, Any]:
+def truth_stats(truth_db: Path) -> dict[str, Any]:
     """Page counts and event breakdowns from the two ground-truth snapshots (t0, t1)."""
     import duckdb
 
@@ -664,7 +663,7 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         emulator.close()
 
-    stats = truth_stats(truth_db, latency_s)
+    stats = truth_stats(truth_db)
     by_name = {s.name: s for s in scenarios}
     for scenario in scenarios:
         chain = stats["full_chain"] if scenario.phase == "full" else stats["incremental_chain"]
