@@ -128,6 +128,7 @@ def one_main(argv: list[str]) -> int:
     import dlt
 
     from class_source import class_source
+    from class_source.destinations import adapt_source
     from class_source.emulator import Emulator
 
     sys.path.insert(0, str(HERE))
@@ -166,6 +167,7 @@ def one_main(argv: list[str]) -> int:
     source = class_source(
         base_url="http://127.0.0.1:1", api_key=api_key, max_concurrency=args.concurrency, transport=emulator.transport()
     ).with_resources("metrics")
+    source = adapt_source(source, pipeline.destination, run_kwargs)  # as `class-elt run` does
 
     baseline_kib = _status_kib("VmRSS")
     exact_peak = reset_peak_rss()

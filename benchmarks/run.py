@@ -298,6 +298,10 @@ def load_main(argv: list[str]) -> int:
         dataset_name=DATASET,
         pipelines_dir=spec.pipelines_dir,
     )
+    if spec.kind == "ours":  # per-resource load file formats, exactly as `class-elt run` adapts the source
+        from class_source.destinations import adapt_source
+
+        source = adapt_source(source, pipeline.destination, run_kwargs)
     cpu_before = _cpu_seconds()
     with RssSampler() as rss:
         started = time.perf_counter()

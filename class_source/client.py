@@ -1,7 +1,7 @@
 """Async HTTP client for the Class API: auth, bounded concurrency, retries with backoff, error mapping.
 
-One `ClassApiClient` owns one `httpx.AsyncClient` (keep-alive, connection pool sized to the
-concurrency limit) and a semaphore, so every request of a run, whatever resource issues it, shares
+One `ClassApiClient` owns one `httpx.AsyncClient` (keep-alive, one connection per concurrency slot,
+see `pool.py`) and a semaphore, so every request of a run, whatever resource issues it, shares
 the same pool and the same bound on in-flight requests.
 """
 
@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 
+from .pool import ConnectionPerSlotTransport
 from .records import parse_timestamp
 
 logger = logging.getLogger("class_elt.client")
@@ -138,9 +139,8 @@ class ClassApiClient:
             base_url=self.base_url + API_PREFIX,
             headers={"Authorization": f"Bearer {str(api_key).strip()}", "Accept": "application/json"},
             timeout=httpx.Timeout(timeout_s),
-            limits=httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency),
             follow_redirects=False,  # never forward the Authorization header anywhere but base_url
-            transport=transport,
+            transport=transport or ConnectionPerSlotTransport(max_concurrency),
         )
         self.requests_sent = 0
 
