@@ -13,10 +13,13 @@ import random
 import threading
 import uuid
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable, Hashable, Sequence
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 _MASK64 = (1 << 64) - 1
 # Namespace for session ids: session_id = uuid5(namespace, schedule_id), a stable, distinct id.
@@ -119,22 +122,21 @@ class ClassActivity:
     def visible_indices(self, now: int, starting_after: int | None = None,
                         ending_before: int | None = None, limit: int | None = None) -> list[int]:
         """Indices of events visible at `now`, in API order, filtered as the metrics endpoint does."""
-        starts, ends = self.starts, self.ends
+        starts = self.starts
         now_ms = now * 1000
-        i = 0 if starting_after is None else bisect_left(starts, (starting_after + 1) * 1000)
+        first = 0 if starting_after is None else bisect_left(starts, (starting_after + 1) * 1000)
         # Visible: event_end <= now; ending_before=E: event_end < E (whole seconds, exclusive).
         bound = now_ms if ending_before is None else min(now_ms, ending_before * 1000 - 1)
-        out: list[int] = []
-        n = len(starts)
-        want = limit if limit is not None else n
-        # event_start <= event_end, so once event_start passes the bound no later event can qualify.
-        while i < n and starts[i] <= bound:
-            if ends[i] <= bound:
-                out.append(i)
-                if len(out) >= want:
-                    break
-            i += 1
-        return out
+        # event_start <= event_end, so no event starting after the bound can qualify
+        last = bisect_right(starts, bound, lo=first)
+        if last <= first:
+            return []
+        ends = self.ends[first:last]  # a copy: the view below must not pin the class's array
+        ended = pc.less_equal(pa.Array.from_buffers(pa.int64(), len(ends), [None, pa.py_buffer(ends)]), bound)
+        positions = pc.indices_nonzero(ended)
+        if limit is not None:
+            positions = positions[:limit]
+        return pc.add(positions, first).to_pylist()
 
     def count_visible(self, now: int) -> int:
         return sum(map((now * 1000).__ge__, self.ends))

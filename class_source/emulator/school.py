@@ -31,6 +31,7 @@ from .activity import (
 from .clock import Clock
 from .errors import BadRequest, NotFound, ValidationFailed
 from .generate import build_structure, new_uuid, unique_meeting_id
+from .render import events_json
 from .records import ROLE_ORDER, ClassRecord, SchoolShape, Template, User
 from .timefmt import iso_ms, iso_s, parse_iso_ms
 
@@ -430,30 +431,20 @@ class School:
     @_locked
     def metrics_page_json(self, cls: ClassRecord, *, starting_after: int | None, ending_before: int | None,
                           limit: int) -> bytes:
-        """The same page as `metrics_page`, encoded straight to JSON: the hot path of extraction
-        (no per-event dict; person fields are encoded once per page)."""
+        """The same page as `metrics_page`, encoded straight to JSON column by column (render.py):
+        the hot path of extraction."""
         if cls.deferred:
             return b"[]"
         now = self.clock.now
         activity = self._activity(cls, now)
         indices = activity.visible_indices(now, starting_after, ending_before, limit)
         p = self.people
-        starts, ends, persons, codes = activity.starts, activity.ends, activity.persons, activity.codes
-        overrides = activity.duration_overrides
-        prefixes: dict[int, str] = {}
-        parts = []
-        for i in indices:
-            person = persons[i]
-            prefix = prefixes.get(person)
-            if prefix is None:
-                prefix = (f'{{"student_id":{_dumps(p.student_id[person])},"email":{_dumps(p.email[person])},'
-                          f'"ext_person_id":{_dumps(p.ext_person_id[person])},"event_start":"')
-                prefixes[person] = prefix
-            start, end = starts[i], ends[i]
-            duration = overrides.get(i) if overrides else None
-            parts.append(prefix + iso_ms(start) + '","event_end":"' + iso_ms(end) + '","event_duration":'
-                         + str((end - start) // 1000 * 60 if duration is None else duration) + _EVENT_TAILS[codes[i]])
-        return ("[" + ",".join(parts) + "]").encode("utf-8")
+
+        def person_prefix(person: int) -> str:
+            return (f'{{"student_id":{_dumps(p.student_id[person])},"email":{_dumps(p.email[person])},'
+                    f'"ext_person_id":{_dumps(p.ext_person_id[person])},"event_start":"')
+
+        return events_json(activity, indices, person_prefix)
 
     @_locked
     def iter_metrics(self, class_id: str) -> Iterator[dict[str, Any]]:
@@ -711,9 +702,6 @@ class School:
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
-
-# ',"event_type":"T","event_value":"V"}' per type/value code.
-_EVENT_TAILS = tuple(f',"event_type":{_dumps(t)},"event_value":{_dumps(v)}}}' for t, v in TYPE_VALUES)
 
 
 def _as_ms(value: Any, what: str) -> int:

@@ -1,0 +1,86 @@
+"""Metrics pages rendered to JSON column by column with Arrow compute.
+
+A metrics page is the emulator's hot path: 1,000 events, two timestamps each. Rendered event by
+event in Python it costs the (single-threaded) server ~3 ms, so sixteen pages requested together
+wait up to ~50 ms for each other, which is the size of the latency a benchmark adds on purpose.
+Column by column it is ~0.4 ms. The bytes are the same as `json.dumps` of `School.metrics_page`
+(tests/emulator/test_render.py checks that).
+"""
+
+from __future__ import annotations
+
+import json
+from array import array
+from collections.abc import Callable, Sequence
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .activity import TYPE_VALUES, ClassActivity
+
+# ',"event_type":"T","event_value":"V"}' per type/value code
+_EVENT_TAILS = pa.array(
+    [f',"event_type":{json.dumps(t, ensure_ascii=False)},"event_value":{json.dumps(v, ensure_ascii=False)}}}' for t, v in TYPE_VALUES]
+)
+
+
+def events_json(activity: ClassActivity, indices: Sequence[int], person_prefix: Callable[[int], str]) -> bytes:
+    """The events at `indices` (ascending) as the API's JSON array.
+
+    `person_prefix(person)` is `{"student_id":...,"email":...,"ext_person_id":...,"event_start":"`
+    for one person, asked once per distinct person of the page.
+    """
+    if not indices:
+        return b"[]"
+    low, high = indices[0], indices[-1] + 1
+    positions = pa.array([i - low for i in indices], type=pa.int64())
+    starts = _column(activity.starts[low:high]).take(positions)
+    ends = _column(activity.ends[low:high]).take(positions)
+    persons = _column(activity.persons[low:high]).take(positions)
+    codes = _column(activity.codes[low:high]).take(positions)
+
+    distinct = pc.unique(persons)
+    prefixes = pa.array([person_prefix(p) for p in distinct.to_pylist()], type=pa.string())
+    durations = _durations(activity, indices, starts, ends)
+    rows = pc.binary_join_element_wise(
+        prefixes.take(pc.index_in(persons, value_set=distinct)),
+        _iso_ms(starts),
+        'Z","event_end":"',
+        _iso_ms(ends),
+        'Z","event_duration":',
+        durations.cast(pa.string()),
+        _EVENT_TAILS.take(codes),
+        "",  # the separator between the parts of one event
+    )
+    joined = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(rows)], pa.int32()), rows), ",")
+    return b"[" + joined[0].as_py().encode("utf-8") + b"]"
+
+
+def _iso_ms(unix_ms: pa.Array) -> pa.Array:
+    """`2022-06-15T17:43:40.196` (UTC, the caller appends the Z): Arrow's cast of a zoneless
+    timestamp writes `2022-06-15 17:43:40.196`, 40x faster than strftime or a zoned cast."""
+    text = unix_ms.view(pa.timestamp("ms")).cast(pa.string())
+    return pc.replace_substring(text, " ", "T", max_replacements=1)
+
+
+def _durations(activity: ClassActivity, indices: Sequence[int], starts: pa.Array, ends: pa.Array) -> pa.Array:
+    """Reported durations: whole seconds x 60 (the API's unit quirk), or an injected event's own."""
+    durations = pc.multiply(pc.divide(pc.subtract(ends, starts), 1000), 60)
+    overrides = activity.duration_overrides
+    if not overrides or not any(i in overrides for i in indices):
+        return durations
+    values = durations.to_pylist()
+    for position, i in enumerate(indices):
+        if i in overrides:
+            values[position] = overrides[i]
+    return pa.array(values, type=pa.int64())
+
+
+_ARROW_TYPES = {("q", 8): pa.int64(), ("l", 8): pa.int64(), ("l", 4): pa.int32(), ("i", 4): pa.int32(), ("B", 1): pa.uint8()}
+
+
+def _column(values: array) -> pa.Array:
+    """An Arrow view of a (copied, so never resized while viewed) `array.array` slice."""
+    kind = _ARROW_TYPES[(values.typecode, values.itemsize)]
+    return pa.Array.from_buffers(kind, len(values), [None, pa.py_buffer(values)])
+
