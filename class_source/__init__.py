@@ -173,7 +173,7 @@ def metrics(
         if page is None:
             session.progress.advance("metrics", classes=1)
             continue
-        table = _typed(session, "metrics", page, {"class_id": class_id})
+        table = session.pii.apply("metrics", page)
         if not backfill:
             newest_us = pc.max(table["event_start"].cast(pa.int64())).as_py()  # UTC_TS: epoch microseconds
             if newest_us is not None:

@@ -8,11 +8,12 @@ the same pool and the same bound on in-flight requests.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import json
 import logging
 import random
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -20,9 +21,11 @@ from urllib.parse import urlsplit
 
 import httpx
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .pool import ConnectionPerSlotTransport
-from .records import parse_timestamp
+from .records import table_from_json, to_table
 
 logger = logging.getLogger("class_elt.client")
 
@@ -147,8 +150,17 @@ class ClassApiClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        """GET `path` (relative to /api/v1) and return the decoded JSON body."""
+    async def get(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        decode: Callable[[bytes, str], Awaitable[Any]] | None = None,
+    ) -> Any:
+        """GET `path` (relative to /api/v1) and return the decoded JSON body.
+
+        `decode(body, where)` replaces the plain JSON decoding of a 200 body; like it, it raises
+        `json.JSONDecodeError` for a body that is not JSON (retried: it may have been cut short).
+        """
         where = _describe(path, params)
         attempt = 0
         while True:
@@ -165,7 +177,7 @@ class ClassApiClient:
                 status = response.status_code
                 if status == 200:
                     try:
-                        return _decode_json(body, where)
+                        return await decode(body, where) if decode else _decode_json(body, where)
                     except json.JSONDecodeError:
                         failure = "200 with a body that is not JSON"
                         if attempt >= self._retry.max_attempts:
@@ -266,14 +278,16 @@ async def metrics_pages(
     starting_after: int | None,
     ending_before: int | None,
     page_size: int,
-) -> AsyncIterator[list[dict[str, Any]]]:
-    """Yield a class's events page by page, each event exactly once.
+) -> AsyncIterator[pa.Table]:
+    """Yield a class's events page by page as typed `metrics` tables, each event exactly once.
 
     `starting_after` is exclusive and in whole seconds while events carry milliseconds, so after a
-    full page the next request starts one second before the page's last second and the events of
-    that boundary second already yielded are dropped by their natural key.
+    full page the next request starts one second before the page's newest second and the events of
+    that boundary second already yielded are dropped by their natural key. The bookkeeping is
+    columnar: only the few events of the boundary second become Python tuples.
     """
     after = starting_after
+    boundary_second: int | None = None
     already_yielded: set[tuple[Any, ...]] = set()
     while True:
         params: dict[str, Any] = {"class_id": class_id, "limit": page_size}
@@ -281,33 +295,62 @@ async def metrics_pages(
             params["starting_after"] = after
         if ending_before is not None:
             params["ending_before"] = ending_before
-        page = _expect_list(await client.get("/reporting/metrics", params), "/reporting/metrics")
-        fresh = [event for event in page if _event_key(event) not in already_yielded]
-        if fresh:
+        page = await client.get("/reporting/metrics", params, decode=functools.partial(_metrics_page, class_id))
+        seconds = _start_seconds(page)
+        if boundary_second is not None:
+            fresh = _without_keys(page, pc.equal(seconds, boundary_second), already_yielded)
+        else:
+            fresh = page
+        if fresh.num_rows:
             yield fresh
-        if len(page) < page_size:
+        if page.num_rows < page_size:
             return
-        first_second, last_second = _epoch_second(page[0]), _epoch_second(page[-1])
+        first_second, last_second = (value.as_py() for value in pc.min_max(seconds).values())
         if first_second == last_second:
             raise PageCannotAdvanceError(
                 f"class {class_id}: {page_size} or more events start within the second {last_second} "
                 f"({_iso_second(last_second)}), so the metrics endpoint cannot page past them; "
                 "report this to Class support (no events of this class after that second were loaded)"
             )
-        already_yielded = {_event_key(e) for e in page if _epoch_second(e) == last_second}
+        boundary_second = last_second
+        already_yielded = set(_keys(page.filter(pc.equal(seconds, last_second))))
         after = last_second - 1
 
 
-def _event_key(event: Mapping[str, Any]) -> tuple[Any, ...]:
-    return (event.get("student_id"), event.get("event_type"), event.get("event_start"))
+async def _metrics_page(class_id: str, body: bytes, where: str) -> pa.Table:
+    """A metrics page as a typed table: parsed by Arrow on a worker thread (off the GIL, so HTTP
+    goes on meanwhile), or, for a page that is not exactly the documented shape, decoded and typed
+    record by record so that the odd value is coerced or named."""
+    constants = {"class_id": class_id}
+    table = await asyncio.to_thread(table_from_json, "metrics", body, constants)
+    if table is None:
+        table = to_table("metrics", _expect_list(_decode_json(body, where), "/reporting/metrics"), constants)
+    return table
 
 
-def _epoch_second(event: Mapping[str, Any]) -> int:
-    raw = event.get("event_start")
-    try:
-        return int(parse_timestamp(raw).timestamp() // 1)
-    except ValueError as exc:
-        raise BadResponseError(f"metrics event_start {raw!r} is not an ISO-8601 timestamp") from exc
+def _start_seconds(page: pa.Table) -> pa.Array:
+    """Each event's start as whole unix seconds (floored: the API's `starting_after` unit)."""
+    start = pc.floor_temporal(page.column("event_start"), unit="second")
+    return pc.divide(start.cast(pa.int64()), 1_000_000).combine_chunks()
+
+
+def _keys(page: pa.Table) -> Iterator[tuple[Any, ...]]:
+    """Natural keys of a class's events (the class is implied), as comparable Python tuples."""
+    columns = [page.column(name).to_pylist() for name in ("student_id", "event_type")]
+    columns.append(page.column("event_start").cast(pa.int64()).to_pylist())
+    return zip(*columns)
+
+
+def _without_keys(page: pa.Table, candidates: pa.Array, keys: set[tuple[Any, ...]]) -> pa.Table:
+    """`page` minus the `candidates` rows whose natural key is in `keys`."""
+    positions = pc.indices_nonzero(candidates).to_pylist()
+    if not positions:
+        return page
+    keep = [True] * page.num_rows
+    for position, key in zip(positions, _keys(page.take(positions))):
+        if key in keys:
+            keep[position] = False
+    return page.filter(pa.array(keep))
 
 
 def _iso_second(second: int) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from datetime import datetime
 
 import httpx
 import pytest
@@ -162,7 +163,7 @@ def collect(client: ClassApiClient, **kwargs) -> list[dict]:
     async def go():
         out = []
         async for page in metrics_pages(client, "c1", starting_after=kwargs.get("after"), ending_before=None, page_size=kwargs["page_size"]):
-            out.extend(page)
+            out.extend(page.to_pylist())
         return out
 
     return run(go())
@@ -172,7 +173,9 @@ def test_page_boundary_inside_one_second_loses_and_duplicates_nothing():
     # 3 events in second :00, 3 in second :01 (a wave of reactions), 2 in :02; pages of 4 end mid-second
     events = [event(0, i, f"s{i}") for i in range(3)] + [event(1, i, f"t{i}") for i in range(3)] + [event(2, i, f"u{i}") for i in range(2)]
     got = collect(make_client(events_api(events)), page_size=4)
-    assert [e["event_start"] + e["student_id"] for e in got] == [e["event_start"] + e["student_id"] for e in events]
+    assert [(e["event_start"], e["student_id"]) for e in got] == [
+        (datetime.fromisoformat(e["event_start"].replace("Z", "+00:00")), e["student_id"]) for e in events
+    ]
 
 
 @pytest.mark.parametrize("wave", [4, 5])

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
 import pyarrow as pa
 import pytest
 
-from class_source.records import RecordError, to_table
+from class_source.records import RecordError, table_from_json, to_table
 
 EVENT = {
     "student_id": "s1", "email": None, "ext_person_id": None,
@@ -58,3 +59,43 @@ def test_other_timestamp_formats_are_parsed():
 def test_bad_records_fail_naming_table_column_and_value(table, record, message):
     with pytest.raises(RecordError, match=message.replace("(", r"\(")):
         to_table(table, [record], {"class_id": "c"} if table in ("metrics", "schedules") else None)
+
+
+# --- straight from the response body ---------------------------------------------------------------
+
+
+def _body(records) -> bytes:
+    return json.dumps(records).encode()
+
+
+@pytest.mark.parametrize(
+    "records",
+    [
+        [EVENT, {**EVENT, "student_id": "s2", "event_start": "2022-06-15T19:43:40.196+02:00", "email": "a@b.org"}],
+        [{**EVENT, "event_start": "2022-06-15T17:43:40Z", "event_duration": None, "event_value": None}],
+        [],
+    ],
+)
+def test_a_documented_page_is_typed_from_its_body_exactly_as_from_its_records(records):
+    from_body = table_from_json("metrics", _body(records), {"class_id": "c1"})
+    assert from_body is not None
+    assert from_body.equals(to_table("metrics", records, {"class_id": "c1"}))
+
+
+def test_a_pretty_printed_body_is_read_too():
+    body = json.dumps([EVENT, EVENT | {"student_id": "s2"}], indent=2).encode()
+    assert table_from_json("metrics", body, {"class_id": "c1"}).column("student_id").to_pylist() == ["s1", "s2"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        _body([EVENT | {"new_field": 1}]),  # to_table keeps it as an extra column
+        _body([EVENT | {"event_duration": "36000"}]),  # to_table coerces it
+        _body([EVENT | {"student_id": None}]),  # to_table names the record without its key
+        b'{"error": "not a list"}',
+        b"[{\"student_id\": \"s1\", ",  # cut short
+    ],
+)
+def test_anything_but_the_documented_shape_is_left_to_to_table(body):
+    assert table_from_json("metrics", body, {"class_id": "c1"}) is None
