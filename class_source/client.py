@@ -1,7 +1,7 @@
 """Async HTTP client for the Class API: auth, bounded concurrency, retries with backoff, error mapping.
 
-One `ClassApiClient` owns one `httpx.AsyncClient` (keep-alive, one connection per concurrency slot,
-see `pool.py`) and a semaphore, so every request of a run, whatever resource issues it, shares
+One `ClassApiClient` owns one `httpx.AsyncClient` (keep-alive connections, one per concurrency slot,
+on aiohttp's transport: see `transport.py`) and a semaphore, so every request of a run, whatever resource issues it, shares
 the same pool and the same bound on in-flight requests.
 """
 
@@ -24,8 +24,8 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .pool import ConnectionPerSlotTransport
 from .records import table_from_json, to_table
+from .transport import AiohttpTransport
 
 logger = logging.getLogger("class_elt.client")
 
@@ -143,7 +143,7 @@ class ClassApiClient:
             headers={"Authorization": f"Bearer {str(api_key).strip()}", "Accept": "application/json"},
             timeout=httpx.Timeout(timeout_s),
             follow_redirects=False,  # never forward the Authorization header anywhere but base_url
-            transport=transport or ConnectionPerSlotTransport(max_concurrency),
+            transport=transport or AiohttpTransport(max_concurrency),
         )
         self.requests_sent = 0
 

@@ -75,7 +75,8 @@ class ApiSession:
         self._lock = threading.Lock()
         self._granted: dict[str, bool] | None = None
         self._directory: ClassDirectory | None = None
-        weakref.finalize(self, self._loop.close)
+        # dlt gives a source no end-of-run hook: the connections close when the session is collected
+        self._closer = weakref.finalize(self, _close, self._loop, self.client)
 
     # --- scopes -------------------------------------------------------------------------------
     def granted_scopes(self) -> dict[str, bool]:
@@ -139,7 +140,13 @@ class ApiSession:
         return self._loop.stream((producer(class_id) for class_id in class_ids), self.window)
 
     def close(self) -> None:
-        try:
-            self._loop.run(self.client.aclose())
-        finally:
-            self._loop.close()
+        self._closer()
+
+
+def _close(loop: EventLoopThread, client: ClassApiClient) -> None:
+    try:
+        asyncio.run_coroutine_threadsafe(client.aclose(), loop.loop).result(timeout=5)
+    except Exception:  # noqa: BLE001 - closing idle connections at exit must never fail a run
+        logger.debug("closing the HTTP client failed", exc_info=True)
+    finally:
+        loop.close()

@@ -1,0 +1,157 @@
+"""The aiohttp transport under httpx, against a real loopback HTTP/1.1 server that records what it sees."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import socket
+
+import httpx
+import pytest
+
+from class_source.transport import AiohttpTransport
+
+BODY = b'[{"ok": true}]'
+
+
+class Server:
+    """Answers each request per `mode`; counts connections and the peak of requests in flight."""
+
+    def __init__(self, mode: str = "ok", delay_s: float = 0.02) -> None:
+        self.mode = mode
+        self.delay_s = delay_s
+        self.connections = 0
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self.requests: list[bytes] = []
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                self.requests.append(head)
+                self.in_flight += 1
+                self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+                await asyncio.sleep(self.delay_s)
+                self.in_flight -= 1
+                if self.mode == "cut":  # promise a body, send part of it, drop the connection
+                    writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n[{")
+                    await writer.drain()
+                    break
+                if self.mode == "redirect":
+                    writer.write(b"HTTP/1.1 302 Found\r\nlocation: http://elsewhere.example/\r\ncontent-length: 0\r\n\r\n")
+                elif self.mode == "gzip":
+                    body = gzip.compress(BODY)
+                    writer.write(b"HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body))
+                else:
+                    writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s" % (len(BODY), BODY))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+def run(scenario):
+    """Run a scenario; a connection that never comes back fails it instead of hanging the suite."""
+    return asyncio.run(asyncio.wait_for(scenario, timeout=20))
+
+
+async def _client(server: Server, size: int = 4, timeout_s: float = 5.0):
+    listener = await asyncio.start_server(server.handle, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    client = httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{port}/api/v1", transport=AiohttpTransport(size), timeout=timeout_s,
+        headers={"Authorization": "Bearer k"},
+    )
+    return listener, client
+
+
+def test_requests_share_at_most_max_connections_keep_alive_connections():
+    server = Server()
+
+    async def scenario():
+        listener, client = await _client(server, size=3)
+        async with listener, client:
+            for _ in range(3):  # three waves: later waves reuse the first wave's connections
+                responses = await asyncio.gather(*(client.get("/x") for _ in range(9)))
+                assert [r.json() for r in responses] == [[{"ok": True}]] * 9
+
+    run(scenario())
+    assert server.peak_in_flight == 3
+    assert server.connections == 3
+
+
+def test_the_request_goes_out_as_httpx_built_it():
+    server = Server()
+
+    async def scenario():
+        listener, client = await _client(server)
+        async with listener, client:
+            await client.get("/reporting/metrics", params={"ext_class_id": "Math 1/ä&b", "limit": 1000})
+
+    run(scenario())
+    head = server.requests[0].decode("latin-1")
+    assert head.startswith("GET /api/v1/reporting/metrics?ext_class_id=Math+1%2F%C3%A4%26b&limit=1000 HTTP/1.1\r\n")
+    assert "\r\nauthorization: bearer k\r\n" in head.lower()
+
+
+def test_a_redirect_is_returned_not_followed():
+    server = Server("redirect")
+
+    async def scenario():
+        listener, client = await _client(server)
+        async with listener, client:
+            return await client.get("/classes")
+
+    response = run(scenario())
+    assert response.status_code == 302 and response.headers["location"] == "http://elsewhere.example/"
+    assert len(server.requests) == 1
+
+
+def test_a_compressed_body_is_decoded_once():
+    async def scenario():
+        listener, client = await _client(Server("gzip"))
+        async with listener, client:
+            return (await client.get("/classes")).content
+
+    assert run(scenario()) == BODY
+
+
+def test_a_body_cut_short_is_an_httpx_transport_error_and_the_next_request_gets_a_fresh_connection():
+    server = Server("cut")
+
+    async def scenario():
+        listener, client = await _client(server, size=1)
+        async with listener, client:
+            with pytest.raises(httpx.RemoteProtocolError):
+                await client.get("/x")
+            server.mode = "ok"
+            return (await client.get("/x")).content
+
+    assert run(scenario()) == BODY
+    assert server.connections == 2
+
+
+def test_a_slow_answer_is_an_httpx_read_timeout():
+    async def scenario():
+        listener, client = await _client(Server(delay_s=2.0), timeout_s=0.2)
+        async with listener, client:
+            with pytest.raises(httpx.ReadTimeout):
+                await client.get("/x")
+
+    run(scenario())
+
+
+def test_nothing_listening_is_an_httpx_connect_error():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again: nothing listens there
+
+    async def scenario():
+        async with httpx.AsyncClient(transport=AiohttpTransport(1), timeout=2) as client:
+            with pytest.raises(httpx.ConnectError):
+                await client.get(f"http://127.0.0.1:{port}/x")
+
+    run(scenario())
