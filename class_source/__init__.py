@@ -114,7 +114,7 @@ def templates(session: ApiSession) -> Iterator[pa.Table]:
         yield _counted(session, "templates", _typed(session, "templates", records))
 
 
-@dlt.resource(name="enrollments", write_disposition=ROSTER_HISTORY, columns=column_hints("enrollments"))
+@dlt.resource(name="enrollments", write_disposition=ROSTER_HISTORY, columns=column_hints("enrollments"), parallelized=True)
 def enrollments(session: ApiSession) -> Iterator[list[dict[str, Any]]]:
     """Rosters of every regular and deferred class (one request per class), kept as SCD2 history: a
     changed or removed enrollment gets `_dlt_valid_to` set, the current roster has it null."""
@@ -124,14 +124,14 @@ def enrollments(session: ApiSession) -> Iterator[list[dict[str, Any]]]:
             yield table.to_pylist()
 
 
-@dlt.resource(name="schedules", primary_key="schedule_id", write_disposition="replace")
+@dlt.resource(name="schedules", primary_key="schedule_id", write_disposition="replace", parallelized=True)
 def schedules(session: ApiSession) -> Iterator[pa.Table]:
     """Class dates of every regular and deferred class (GET /schedules per class), unix times as UTC timestamps."""
     if _runnable(session, "schedules"):
         yield from _per_class_snapshot(session, "schedules", "/schedules", session.directory().all_ids)
 
 
-@dlt.resource(name="attendance", primary_key=("class_id", "session_id", "student_id"), write_disposition="replace")
+@dlt.resource(name="attendance", primary_key=("class_id", "session_id", "student_id"), write_disposition="replace", parallelized=True)
 def attendance(session: ApiSession) -> Iterator[pa.Table]:
     """Attendance of every started session, flattened to one row per class, session and student."""
     if _runnable(session, "attendance"):
@@ -140,7 +140,7 @@ def attendance(session: ApiSession) -> Iterator[pa.Table]:
         )
 
 
-@dlt.resource(name="metrics", primary_key=METRICS_KEY, write_disposition="merge")
+@dlt.resource(name="metrics", primary_key=METRICS_KEY, write_disposition="merge", parallelized=True)
 def metrics(
     session: ApiSession, lookback_s: int, start_s: Optional[int], end_s: Optional[int], page_size: int
 ) -> Iterator[pa.Table]:

@@ -155,3 +155,20 @@ def test_nothing_listening_is_an_httpx_connect_error():
                 await client.get(f"http://127.0.0.1:{port}/x")
 
     run(scenario())
+
+
+def test_requests_go_through_the_proxy_the_environment_names_unless_no_proxy_exempts_the_host(monkeypatch):
+    proxy = Server()
+
+    async def scenario():
+        listener = await asyncio.start_server(proxy.handle, "127.0.0.1", 0)
+        port = listener.sockets[0].getsockname()[1]
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+        monkeypatch.setenv("NO_PROXY", "exempt.example")
+        async with listener, httpx.AsyncClient(transport=AiohttpTransport(2), timeout=2) as client:
+            assert (await client.get("http://school.example/api/v1/classes")).content == BODY
+            with pytest.raises(httpx.ConnectError):  # not proxied: resolved directly, and it does not exist
+                await client.get("http://exempt.example/api/v1/classes")
+
+    run(scenario())
+    assert [head.split(b"\r\n")[0] for head in proxy.requests] == [b"GET http://school.example/api/v1/classes HTTP/1.1"]
