@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Optional
 
 import dlt
+from dlt.common.schema.utils import has_table_seen_data
 from dlt.common.typing import TSecretStrValue
 import pendulum
 import pyarrow as pa
@@ -145,9 +146,11 @@ def metrics(
     session: ApiSession, lookback_s: int, start_s: Optional[int], end_s: Optional[int], page_size: int
 ) -> Iterator[pa.Table]:
     """Activity events of every class, incremental per class on `starting_after`, re-reading `lookback_s`
-    before each class's cursor so events that end late still land; merged on the event's natural key."""
+    before each class's cursor so events that end late still land; merged on the event's natural key
+    (appended on the very first load, when the table cannot hold any event yet)."""
     if not _runnable(session, "metrics"):
         return
+    first_load = not _table_has_seen_data("metrics")
     backfill = end_s is not None  # an explicit window: read it, leave the cursors alone
     cursors: dict[str, int] = dlt.current.resource_state().setdefault("last_event_start_ms", {})
     class_ids = session.directory().regular_ids
@@ -169,7 +172,7 @@ def metrics(
         )
 
     batch = _Batcher("metrics")
-    for class_id, page in session.per_class(class_ids, fetch):
+    for class_id, page in session.per_class(class_ids, fetch, weight=3):
         if page is None:
             session.progress.advance("metrics", classes=1)
             continue
@@ -180,11 +183,33 @@ def metrics(
                 newest_ms = newest_us // 1000
                 cursors[class_id] = max(cursors.get(class_id, newest_ms), newest_ms)
         session.progress.advance("metrics", rows=table.num_rows)
-        yield from batch.add(table)
-    yield from batch.flush()
+        yield from _appended_if(first_load, batch.add(table))
+    yield from _appended_if(first_load, batch.flush())
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
+
+def _table_has_seen_data(table: str) -> bool:
+    """Whether any earlier run loaded rows into `table`, judged by the pipeline's schema.
+
+    The schema reaches the destination before any data (dlt migrates tables first) and comes back
+    with the state when a working directory is new, so a table that could hold rows is always in
+    it; a full refresh drops both.
+    """
+    pipeline = dlt.current.pipeline()
+    if not pipeline.default_schema_name:
+        return False
+    known = pipeline.schemas[pipeline.default_schema_name].tables.get(table)
+    return known is not None and has_table_seen_data(known)
+
+
+def _appended_if(first_load: bool, tables: Iterator[pa.Table]) -> Iterator[Any]:
+    """On a first load, items carry an `append` hint: with nothing to merge into, dlt's merge would
+    only spend the load step deduplicating a staging copy (0.8 s per million events on DuckDB);
+    events of one run are already unique (the paging drops boundary repeats by key)."""
+    for table in tables:
+        yield dlt.mark.with_hints(table, dlt.mark.make_hints(write_disposition="append")) if first_load else table
 
 
 def _runnable(session: ApiSession, resource: str) -> bool:

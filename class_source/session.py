@@ -121,6 +121,7 @@ class ApiSession:
         self,
         class_ids: Iterable[str],
         fetch: Callable[[str], AsyncIterator[T]],
+        weight: int = 1,
     ) -> Iterator[tuple[str, T]]:
         """Run `fetch(class_id)` for every class concurrently, yielding (class_id, item) as they come.
 
@@ -137,7 +138,7 @@ class ApiSession:
 
             return items
 
-        return self._loop.stream((producer(class_id) for class_id in class_ids), self.window)
+        return self._loop.stream((producer(class_id) for class_id in class_ids), self.window * weight)
 
     def close(self) -> None:
         self._closer()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
@@ -82,6 +84,25 @@ def test_page_boundary_inside_a_crowded_second_loses_and_duplicates_nothing(work
         point_at(monkeypatch, base_url, emulator.mint_key())
         assert main(["run", "--no-models", "--resources", "classes,metrics"]) == 0
     assert_matches_truth(workdir / DATABASE, school.ground_truth(), tables=("metrics",))
+
+
+def test_metrics_never_duplicate_after_a_backfill_or_a_lost_working_directory(workdir, monkeypatch):
+    # the first load appends (nothing to merge into); every later one must merge, also when the
+    # table was filled by a backfill (no cursors) or the working directory is gone (state and
+    # schema come back from the warehouse)
+    emulator = Emulator(seed=13, classes=3)
+    history_middle = datetime.fromtimestamp(emulator.clock.now - 20 * 86400, tz=timezone.utc).isoformat()
+    with emulator.serve() as base_url:
+        point_at(monkeypatch, base_url, emulator.mint_key(), end_date=history_middle)
+        assert main(["run", "--no-models", "--resources", "classes,metrics"]) == 0
+        monkeypatch.delenv("SOURCES__CLASS_API__END_DATE")
+        assert main(["run", "--no-models"]) == 0
+        assert_matches_truth(workdir / DATABASE, emulator.school.ground_truth())
+        shutil.rmtree(workdir / "dlt_data")
+        emulator.clock.advance(86400)
+        assert main(["run", "--no-models"]) == 0
+        truth = emulator.school.ground_truth()
+    assert_matches_truth(workdir / DATABASE, truth)
 
 
 def test_load_survives_injected_faults(workdir, monkeypatch):
