@@ -114,6 +114,9 @@ Faults and latency (see faults.py)
     a pure function of (seed, endpoint, ordinal of the request to that endpoint), so they do not
     depend on how requests to different endpoints interleave; scripted faults come first.
 27. Admin routes (/_emulator/...) need no auth and are never delayed, faulted or logged.
+28. latency_ms (+ jitter) is the time a request takes to be answered, the emulator's own work
+    included: the answer is prepared at once and sent latency_ms after the request arrived (or
+    when ready, if later). Faulted requests wait latency_ms, then fail.
 """
 
 from __future__ import annotations
@@ -121,6 +124,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
+
+import orjson
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -155,8 +160,7 @@ class RawJson(bytes):
 def json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
     if isinstance(payload, RawJson):
         return Response(bytes(payload), status_code=status, headers=headers, media_type="application/json")
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
-    return Response(body, status_code=status, headers=headers, media_type="application/json")
+    return Response(orjson.dumps(payload), status_code=status, headers=headers, media_type="application/json")
 
 
 @dataclass

@@ -65,7 +65,7 @@ class FaultConfig:
     retry_after_s: int = 1  # Retry-After seconds on 429 and 503
     slow_s: float = 30.0  # delay of a "slow" response
     truncate_fraction: float = 0.5  # share of the body sent before a truncation
-    latency_ms: float = 0.0  # added to every API request
+    latency_ms: float = 0.0  # every API request is answered this long after it arrived (at the earliest)
     jitter_ms: float = 0.0  # plus uniform [0, jitter_ms)
     seed: int | None = None  # None: the emulator's seed
     endpoints: dict[str, EndpointFaults] = field(default_factory=dict)
@@ -240,8 +240,6 @@ class FaultMiddleware:
         entry = self.log.record(f"{scope['method']} {scope['path']}", scope.get("query_string", b"").decode("latin-1"))
         decision = decide(config, self._seed, entry.endpoint, entry.ordinal)
         entry.fault = decision.fault
-        if decision.delay_s > 0:
-            await asyncio.sleep(decision.delay_s)  # never time.sleep: other requests must proceed
         in_process = any(name == _INPROCESS_HEADER for name, _ in scope.get("headers", ()))
         fault = decision.fault
 
@@ -250,6 +248,18 @@ class FaultMiddleware:
                 entry.status = message["status"]
             await send(message)
 
+        if fault is None and decision.delay_s > 0:
+            # The latency is the whole time to answer: the emulator's own work happens inside it,
+            # as a server's does, rather than on top of it (which would make a benchmark measure
+            # this single-threaded emulator's Python, not the client).
+            answer_at = asyncio.get_running_loop().time() + decision.delay_s
+            start, body = await _capture(self.app, scope, receive)
+            await asyncio.sleep(max(0.0, answer_at - asyncio.get_running_loop().time()))
+            await logging_send(start)
+            await send({"type": "http.response.body", "body": body, "more_body": False})
+            return
+        if decision.delay_s > 0:
+            await asyncio.sleep(decision.delay_s)  # never time.sleep: other requests must proceed
         if fault is None:
             await self.app(scope, receive, logging_send)
         elif fault in _ERROR_BODIES:

@@ -33,11 +33,11 @@ def events_json(activity: ClassActivity, indices: Sequence[int], person_prefix: 
     if not indices:
         return b"[]"
     low, high = indices[0], indices[-1] + 1
-    positions = pa.array([i - low for i in indices], type=pa.int64())
-    starts = _column(activity.starts[low:high]).take(positions)
-    ends = _column(activity.ends[low:high]).take(positions)
-    persons = _column(activity.persons[low:high]).take(positions)
-    codes = _column(activity.codes[low:high]).take(positions)
+    if high - low == len(indices):  # the usual page: every event in the range has ended
+        starts, ends, persons, codes = (_column(values[low:high]) for values in _columns(activity))
+    else:
+        positions = pa.array([i - low for i in indices], type=pa.int64())
+        starts, ends, persons, codes = (_column(values[low:high]).take(positions) for values in _columns(activity))
 
     distinct = pc.unique(persons)
     prefixes = pa.array([person_prefix(p) for p in distinct.to_pylist()], type=pa.string())
@@ -53,7 +53,11 @@ def events_json(activity: ClassActivity, indices: Sequence[int], person_prefix: 
         "",  # the separator between the parts of one event
     )
     joined = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(rows)], pa.int32()), rows), ",")
-    return b"[" + joined[0].as_py().encode("utf-8") + b"]"
+    return b"[" + joined[0].as_buffer().to_pybytes() + b"]"
+
+
+def _columns(activity: ClassActivity) -> tuple[array, array, array, array]:
+    return activity.starts, activity.ends, activity.persons, activity.codes
 
 
 def _iso_ms(unix_ms: pa.Array) -> pa.Array:

@@ -9,13 +9,14 @@ its own thread while tests call this API from theirs.
 from __future__ import annotations
 
 import functools
-import json
 import math
 import random
 import threading
 from bisect import bisect_right, insort
 from typing import Any, Callable, Iterator, TypeVar
 from urllib.parse import quote_plus
+
+import orjson
 
 from .activity import (
     CODE_OF,
@@ -700,7 +701,7 @@ class School:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    return orjson.dumps(value).decode("utf-8")
 
 
 

@@ -16,12 +16,15 @@ def school():
     class_id = school.class_ids()[0]
     students = school.enrollments(school.classes[class_id])
     second = emu.clock.now - 2 * 86400
-    # injected events: one with its own event_duration, one of a student whose e-mail needs escaping
+    # injected events: one with its own event_duration, one instant, one that has not ended yet
     school.add_events(class_id, [
         {"student_id": students[0]["student_id"], "event_start": second * 1000 + 7, "event_end": second * 1000 + 90_007,
          "event_type": "FEEDBACK", "event_value": "coffee", "event_duration": 12345},
         {"student_id": students[1]["student_id"], "event_start": second * 1000 + 8, "event_end": second * 1000 + 8,
          "event_type": "RAISED_HAND", "event_value": "1"},
+        # still running: not listed, so pages around it skip a position
+        {"student_id": students[2]["student_id"], "event_start": second * 1000 + 9, "event_end": (emu.clock.now + 3600) * 1000,
+         "event_type": "PRESENTING", "event_value": "true"},
     ])
     return school
 
@@ -34,6 +37,14 @@ def test_rendered_page_equals_the_dict_page(school, starting_after_days, limit):
         expected = school.metrics_page(cls, starting_after=after, ending_before=None, limit=limit)
         rendered = school.metrics_page_json(cls, starting_after=after, ending_before=None, limit=limit)
         assert rendered == json.dumps(expected, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def test_an_event_still_running_is_skipped(school):
+    class_id = school.class_ids()[0]
+    page = json.loads(school.metrics_page_json(school.classes[class_id], starting_after=school.clock.now - 2 * 86400 - 1,
+                                               ending_before=None, limit=1000))
+    assert not [e for e in page if e["event_type"] == "PRESENTING" and
+                e["event_start"].endswith(".009Z")]
 
 
 def test_the_injected_duration_is_rendered(school):
