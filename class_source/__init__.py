@@ -19,7 +19,8 @@ import pendulum
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .client import BadResponseError, ConfigError, _expect_list, list_pages, metrics_pages
+from .client import BadResponseError, ConfigError
+from .paging import expect_list, list_pages, metrics_pages
 from .pii import PiiPolicy
 from .progress import Progress
 from .records import column_hints, to_table
@@ -111,7 +112,7 @@ def users(session: ApiSession) -> Iterator[list[dict[str, Any]]]:
 def templates(session: ApiSession) -> Iterator[pa.Table]:
     """Class templates from GET /templates, replaced in full every run."""
     if _runnable(session, "templates"):
-        records = _expect_list(session.run(session.client.get("/templates")), "/templates")
+        records = expect_list(session.run(session.client.get("/templates")), "/templates")
         yield _counted(session, "templates", _typed(session, "templates", records))
 
 
@@ -239,7 +240,7 @@ def _per_class_snapshot(
 
     batch = _Batcher(table)
     for class_id, body in session.per_class(class_ids, fetch):
-        rows = flatten(class_id, body) if flatten else _expect_list(body, path)
+        rows = flatten(class_id, body) if flatten else expect_list(body, path)
         arrow = _typed(session, table, rows, {"class_id": class_id})
         session.progress.advance(table, rows=arrow.num_rows, classes=1)
         yield from batch.add(arrow)

@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 
 import httpx
 
-from .client import ClassApiClient, NotFoundError, RetryPolicy, ScopeError, _expect_list
+from .client import ClassApiClient, NotFoundError, RetryPolicy, ScopeError
+from .paging import expect_list
 from .fanout import EventLoopThread
 from .pii import PiiPolicy
 from .progress import Progress
@@ -111,7 +112,7 @@ class ApiSession:
         regular, deferred = await asyncio.gather(
             self.client.get("/classes"), self.client.get("/classes", {"deferred": "true"})
         )
-        return ClassDirectory(_expect_list(regular, "/classes"), _expect_list(deferred, "/classes?deferred=true"))
+        return ClassDirectory(expect_list(regular, "/classes"), expect_list(deferred, "/classes?deferred=true"))
 
     # --- running requests ---------------------------------------------------------------------
     def run(self, coro: Any) -> Any:
