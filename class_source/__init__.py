@@ -12,25 +12,40 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any, Optional
 
+import logging
+
 import dlt
-from dlt.common.schema.utils import has_table_seen_data
 from dlt.common.typing import TSecretStrValue
 import pendulum
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from .client import BadResponseError, ConfigError
-from .paging import expect_list, list_pages, metrics_pages
+from .paging import ServerPageSize, expect_list, list_pages, metrics_pages
+from .lock import dataset_guard
 from .pii import PiiPolicy
 from .progress import Progress
 from .records import column_hints, to_table
 from .scopes import RESOURCE_SCOPES
 from .session import ApiSession
 
-__all__ = ["class_source", "RESOURCES", "METRICS_KEY", "ROSTER_HISTORY"]
+logger = logging.getLogger("class_elt")
+
+__all__ = ["class_source", "KEYS", "RESOURCES", "METRICS_KEY", "ROSTER_HISTORY"]
 
 RESOURCES: tuple[str, ...] = tuple(RESOURCE_SCOPES)
-METRICS_KEY = ("class_id", "student_id", "event_type", "event_start")
+# natural keys: what makes a record unique in its table (two values at one instant are two events)
+KEYS: dict[str, tuple[str, ...]] = {
+    "classes": ("class_id",),
+    "deferred_classes": ("class_deferred_id",),
+    "users": ("id",),
+    "templates": ("template_id",),
+    "enrollments": ("class_id", "student_id"),
+    "schedules": ("schedule_id",),
+    "attendance": ("class_id", "session_id", "student_id"),
+    "metrics": ("class_id", "student_id", "event_type", "event_start", "event_value"),
+}
+METRICS_KEY = KEYS["metrics"]
 ROSTER_HISTORY = {"disposition": "merge", "strategy": "scd2"}
 ARROW_BATCH_ROWS = 50_000  # fewer, larger items: dlt's per-item cost stays negligible
 
@@ -84,36 +99,36 @@ def class_source(
     )
 
 
-@dlt.resource(name="classes", primary_key="class_id", write_disposition="replace")
+@dlt.resource(name="classes", primary_key=KEYS["classes"], write_disposition="replace")
 def classes(session: ApiSession) -> Iterator[pa.Table]:
     """Regular (scheduled) classes from GET /classes, replaced in full every run."""
     if _runnable(session, "classes"):
-        yield _counted(session, "classes", _typed(session, "classes", session.directory().classes))
+        yield _counted(session, "classes", _unique("classes", _typed(session, "classes", session.directory().classes)))
 
 
-@dlt.resource(name="deferred_classes", primary_key="class_deferred_id", write_disposition="replace")
+@dlt.resource(name="deferred_classes", primary_key=KEYS["deferred_classes"], write_disposition="replace")
 def deferred_classes(session: ApiSession) -> Iterator[pa.Table]:
     """Deferred class records from GET /classes?deferred=true, replaced in full every run."""
     if _runnable(session, "deferred_classes"):
-        yield _counted(session, "deferred_classes", _typed(session, "deferred_classes", session.directory().deferred_classes))
+        deferred = _typed(session, "deferred_classes", session.directory().deferred_classes)
+        yield _counted(session, "deferred_classes", _unique("deferred_classes", deferred))
 
 
-@dlt.resource(name="users", primary_key="id", write_disposition="replace", columns=column_hints("users"))
+@dlt.resource(name="users", primary_key=KEYS["users"], write_disposition="replace", columns=column_hints("users"))
 def users(session: ApiSession) -> Iterator[list[dict[str, Any]]]:
     """Users (instructors, admins) from GET /users, 1,000 per page, pages fetched concurrently."""
     if _runnable(session, "users"):
         records = session.run(list_pages(session.client, "/users"))
-        unique = list({record.get("id"): record for record in records}.values())  # offset paging may repeat
         # typed through Arrow, yielded as rows: a list column can't be written to Postgres' csv load files
-        yield _counted(session, "users", _typed(session, "users", unique)).to_pylist()
+        yield _counted(session, "users", _unique("users", _typed(session, "users", records))).to_pylist()
 
 
-@dlt.resource(name="templates", primary_key="template_id", write_disposition="replace")
+@dlt.resource(name="templates", primary_key=KEYS["templates"], write_disposition="replace")
 def templates(session: ApiSession) -> Iterator[pa.Table]:
     """Class templates from GET /templates, replaced in full every run."""
     if _runnable(session, "templates"):
         records = expect_list(session.run(session.client.get("/templates")), "/templates")
-        yield _counted(session, "templates", _typed(session, "templates", records))
+        yield _counted(session, "templates", _unique("templates", _typed(session, "templates", records)))
 
 
 @dlt.resource(name="enrollments", write_disposition=ROSTER_HISTORY, columns=column_hints("enrollments"), parallelized=True)
@@ -126,14 +141,14 @@ def enrollments(session: ApiSession) -> Iterator[list[dict[str, Any]]]:
             yield table.to_pylist()
 
 
-@dlt.resource(name="schedules", primary_key="schedule_id", write_disposition="replace", parallelized=True)
+@dlt.resource(name="schedules", primary_key=KEYS["schedules"], write_disposition="replace", parallelized=True)
 def schedules(session: ApiSession) -> Iterator[pa.Table]:
     """Class dates of every regular and deferred class (GET /schedules per class), unix times as UTC timestamps."""
     if _runnable(session, "schedules"):
         yield from _per_class_snapshot(session, "schedules", "/schedules", session.directory().all_ids)
 
 
-@dlt.resource(name="attendance", primary_key=("class_id", "session_id", "student_id"), write_disposition="replace", parallelized=True)
+@dlt.resource(name="attendance", primary_key=KEYS["attendance"], write_disposition="replace", parallelized=True)
 def attendance(session: ApiSession) -> Iterator[pa.Table]:
     """Attendance of every started session, flattened to one row per class, session and student."""
     if _runnable(session, "attendance"):
@@ -147,11 +162,17 @@ def metrics(
     session: ApiSession, lookback_s: int, start_s: Optional[int], end_s: Optional[int], page_size: int
 ) -> Iterator[pa.Table]:
     """Activity events of every class, incremental per class on `starting_after`, re-reading `lookback_s`
-    before each class's cursor so events that end late still land; merged on the event's natural key
-    (appended on the very first load, when the table cannot hold any event yet)."""
+    before each class's cursor so events that end late still land; merged on the event's natural key,
+    first load included, so a retried or repeated load never duplicates an event."""
     if not _runnable(session, "metrics"):
         return
-    first_load = not _table_has_seen_data("metrics")
+    with dataset_guard(dlt.current.pipeline()):  # the cursors below must not be read by two runs at once
+        yield from _metrics(session, lookback_s, start_s, end_s, page_size)
+
+
+def _metrics(
+    session: ApiSession, lookback_s: int, start_s: Optional[int], end_s: Optional[int], page_size: int
+) -> Iterator[pa.Table]:
     backfill = end_s is not None  # an explicit window: read it, leave the cursors alone
     cursors: dict[str, int] = dlt.current.resource_state().setdefault("last_event_start_ms", {})
     class_ids = session.directory().regular_ids
@@ -159,6 +180,7 @@ def metrics(
         class_id: _metrics_starting_after(None if backfill else cursors.get(class_id), lookback_s, start_s)
         for class_id in class_ids
     }
+    server = ServerPageSize(page_size)
     session.progress.start("metrics", len(class_ids))
 
     def fetch(class_id: str):  # type: ignore[no-untyped-def]
@@ -169,6 +191,7 @@ def metrics(
                 starting_after=starting_after[class_id],
                 ending_before=end_s,
                 page_size=page_size,
+                server=server,
             )
         )
 
@@ -184,33 +207,13 @@ def metrics(
                 newest_ms = newest_us // 1000
                 cursors[class_id] = max(cursors.get(class_id, newest_ms), newest_ms)
         session.progress.advance("metrics", rows=table.num_rows)
-        yield from _appended_if(first_load, batch.add(table))
-    yield from _appended_if(first_load, batch.flush())
+        yield from batch.add(table)
+    yield from batch.flush()
+    if server.confirmations:
+        logger.info("metrics: %d request(s) confirmed that a short page ended its class", server.confirmations)
 
 
 # --- helpers -------------------------------------------------------------------------------------
-
-
-def _table_has_seen_data(table: str) -> bool:
-    """Whether any earlier run loaded rows into `table`, judged by the pipeline's schema.
-
-    The schema reaches the destination before any data (dlt migrates tables first) and comes back
-    with the state when a working directory is new, so a table that could hold rows is always in
-    it; a full refresh drops both.
-    """
-    pipeline = dlt.current.pipeline()
-    if not pipeline.default_schema_name:
-        return False
-    known = pipeline.schemas[pipeline.default_schema_name].tables.get(table)
-    return known is not None and has_table_seen_data(known)
-
-
-def _appended_if(first_load: bool, tables: Iterator[pa.Table]) -> Iterator[Any]:
-    """On a first load, items carry an `append` hint: with nothing to merge into, dlt's merge would
-    only spend the load step deduplicating a staging copy (0.8 s per million events on DuckDB);
-    events of one run are already unique (the paging drops boundary repeats by key)."""
-    for table in tables:
-        yield dlt.mark.with_hints(table, dlt.mark.make_hints(write_disposition="append")) if first_load else table
 
 
 def _runnable(session: ApiSession, resource: str) -> bool:
@@ -219,6 +222,29 @@ def _runnable(session: ApiSession, resource: str) -> bool:
 
 def _typed(session: ApiSession, table: str, records: Any, constants: Optional[dict[str, Any]] = None) -> pa.Table:
     return session.pii.apply(table, to_table(table, records, constants))
+
+
+def _unique(table: str, records: pa.Table, *, warn: bool = True) -> pa.Table:
+    """`records` with one row per natural key (the last the API sent): the API may repeat a record
+    (a class listed twice, offset paging over a changing listing) and a replaced table must not."""
+    key = list(KEYS[table])
+    if records.num_rows < 2:
+        return records
+    positions = pa.array(range(records.num_rows), type=pa.int64())
+    last = records.select(key).append_column("_position", positions).group_by(key, use_threads=False).aggregate(
+        [("_position", "max")]
+    )
+    if last.num_rows == records.num_rows:
+        return records
+    if warn:
+        _warn_repeated(table, records.num_rows - last.num_rows)
+    kept = last.column("_position_max").combine_chunks()
+    return records.take(pc.take(kept, pc.array_sort_indices(kept)))  # in the order the API sent them
+
+
+def _warn_repeated(table: str, repeated: int) -> None:
+    if repeated:
+        logger.warning("the API sent %d repeated %s record(s) (same %s); each is loaded once", repeated, table, ", ".join(KEYS[table]))
 
 
 def _counted(session: ApiSession, resource: str, table: pa.Table) -> pa.Table:
@@ -239,12 +265,16 @@ def _per_class_snapshot(
         yield await session.client.get(path, {"class_id": class_id})
 
     batch = _Batcher(table)
+    repeated = 0
     for class_id, body in session.per_class(class_ids, fetch):
         rows = flatten(class_id, body) if flatten else expect_list(body, path)
-        arrow = _typed(session, table, rows, {"class_id": class_id})
+        typed = _typed(session, table, rows, {"class_id": class_id})
+        arrow = _unique(table, typed, warn=False)  # a record's key holds its class: repeats are within one answer
+        repeated += typed.num_rows - arrow.num_rows
         session.progress.advance(table, rows=arrow.num_rows, classes=1)
         yield from batch.add(arrow)
     yield from batch.flush()
+    _warn_repeated(table, repeated)
 
 
 def _flatten_attendance(class_id: str, body: Any) -> list[dict[str, Any]]:

@@ -6,10 +6,8 @@ import argparse
 import logging
 import os
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from . import RESOURCES
 from .client import ClassApiError
@@ -117,6 +115,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from . import class_source
     from .destinations import adapt_source, make_destination, models_target
     from .progress import TerminalProgress
+    from .runner import load
 
     resources = _resource_list(args.resources)
     destination, run_kwargs = make_destination(args.destination)
@@ -141,6 +140,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .destinations import adapt_source
     from .emulator import Emulator
     from .progress import TerminalProgress
+    from .runner import load
 
     database = Path(args.output).resolve()
     print(f"class-elt demo: a synthetic school of {args.classes} classes (seed {args.seed}) on a local Class API emulator")
@@ -194,10 +194,11 @@ def cmd_models(args: argparse.Namespace) -> int:
     import dlt
 
     from .destinations import make_destination, models_target
+    from .runner import build
 
     destination, _ = make_destination(args.destination)
     pipeline = dlt.pipeline(pipeline_name=args.pipeline_name, destination=destination, dataset_name=args.dataset_name)
-    _build_models(models_target(pipeline, args.models_database))
+    build(models_target(pipeline, args.models_database))
     return 0
 
 
@@ -219,81 +220,6 @@ def cmd_emulator(args: argparse.Namespace) -> int:
     sys.stdout.flush()
     emulator.serve_forever(args.host, args.port)
     return 0
-
-
-# --- shared steps ----------------------------------------------------------------------------------
-
-
-def load(
-    pipeline: Any,
-    source: Any,
-    progress: Any,
-    *,
-    full_refresh: bool,
-    build_models: bool,
-    run_kwargs: dict[str, Any] | None = None,
-    models: Any = None,
-) -> None:
-    """Extract, normalize and load with live progress, then build the models and print a summary.
-    `run_kwargs` are make_destination's (e.g. table_format); `models` is where the models are built
-    (destinations.models_target: the pipeline itself, or a lake's DuckDB file)."""
-    from .lock import run_lock
-
-    started = time.monotonic()
-    with run_lock(pipeline.working_dir, pipeline.pipeline_name):
-        _finish_interrupted_normalize_commit(pipeline)
-        if pipeline.has_pending_data:
-            # an interrupted run left load packages (with the cursors they carry): finish them first,
-            # since dlt's run() would load them and skip extracting anything new
-            print("completing the load package(s) an interrupted run left behind", file=sys.stderr)
-            pipeline.run()
-        if full_refresh:
-            from .models import drop_models
-
-            drop_models(pipeline)  # Postgres won't drop raw tables while the staging views read them
-        try:
-            info = pipeline.run(source, refresh="drop_sources" if full_refresh else None, **(run_kwargs or {}))
-        finally:
-            progress.finish()
-        load_seconds = time.monotonic() - started
-        normalized = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
-        row_counts = normalized.row_counts if normalized else {}
-        print(f"loaded {info.dataset_name} on {pipeline.destination.destination_name} in {load_seconds:.1f}s")
-        _print_table_counts(pipeline, row_counts)
-        if build_models:
-            _build_models(models if models is not None else pipeline)
-
-
-def _finish_interrupted_normalize_commit(pipeline: Any) -> None:
-    """dlt commits a normalized package in two steps: rename it into load/normalized, then delete the
-    extracted copy. A process killed between the two leaves both, and the next run would normalize
-    the package again and fail on the existing directory. The rename happened, so the commit is
-    done: delete the leftover copy, as dlt would have."""
-    import shutil
-
-    root = Path(pipeline.working_dir)
-    extracted = root / "normalize" / "extracted"
-    if not extracted.is_dir():
-        return
-    for package in extracted.iterdir():
-        if any((root / "load" / stage / package.name).exists() for stage in ("normalized", "loaded")):
-            shutil.rmtree(package)
-
-
-def _build_models(pipeline: Any) -> None:
-    from .models import build_models
-
-    started = time.monotonic()
-    built = build_models(pipeline, progress=lambda line: print(f"  {line}", file=sys.stderr))
-    print(f"built {len(built)} models in {time.monotonic() - started:.1f}s, every grain check passed")
-
-
-def _print_table_counts(pipeline: Any, loaded: dict[str, int]) -> None:
-    from .destinations import row_counts
-
-    print(f"  {'table':<20} {'loaded now':>12} {'rows in table':>14}")
-    for table, total in row_counts(pipeline, RESOURCES).items():
-        print(f"  {table:<20} {loaded.get(table, 0):>12,} {total:>14,}")
 
 
 def _resource_list(raw: str | None) -> list[str]:

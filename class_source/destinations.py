@@ -43,6 +43,7 @@ __all__ = [
     "adapt_source",
     "default_models_database",
     "destination_failure",
+    "fill_null_event_values",
     "make_destination",
     "models_target",
     "refresh_lake_views",
@@ -393,6 +394,26 @@ def row_counts(pipeline: Any, tables: Iterable[str]) -> dict[str, int]:
             except Exception:  # noqa: BLE001 - a resource that was not selected has no table yet
                 continue
     return counts
+
+
+def fill_null_event_values(pipeline: Any) -> int:
+    """Set `metrics.event_value` to '' where it is NULL (the one-time migration of the metrics key);
+    returns how many events changed."""
+    if _is_filesystem(pipeline):
+        delta = _delta_tables(pipeline).get("metrics")
+        if delta is None:
+            return 0
+        metrics = delta.update(predicate="event_value IS NULL", updates={"event_value": "''"})
+        return int(metrics.get("num_updated_rows", 0))
+    with pipeline.sql_client() as client:
+        table = client.make_qualified_table_name("metrics")
+        try:
+            nulls = int(client.execute_sql(f"SELECT count(*) FROM {table} WHERE event_value IS NULL")[0][0])
+        except Exception:  # noqa: BLE001 - the schema knows the table but the dataset lost it (dropped by hand)
+            return 0
+        if nulls:
+            client.execute_sql(f"UPDATE {table} SET event_value = '' WHERE event_value IS NULL")
+        return nulls
 
 
 def _delta_rows(table: Any) -> int:

@@ -1,15 +1,22 @@
-"""One run at a time per pipeline: an OS file lock in the pipeline's working directory.
+"""One run at a time per pipeline working directory and per destination dataset.
 
-The kernel releases the lock when the holding process exits, however it exits (SIGKILL
-included), so a crashed run never leaves a stale lock behind.
+Two OS file locks, taken by `runner.load` for the whole run: one in the pipeline's working
+directory (its state and load packages), one for the destination dataset it writes (beside a
+DuckDB file; for a server or a bucket, in the user's lock folder keyed by host, database and
+dataset), so two working directories or two tools never write one dataset at once. The kernel
+releases a lock when its process exits, however it exits (SIGKILL included), so a crashed run
+never leaves a stale lock behind.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
-from contextlib import contextmanager
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from .client import ClassApiError
 
@@ -20,14 +27,71 @@ except ImportError:  # pragma: no cover - Windows: no advisory locks, runs are n
 
 
 class RunLockedError(ClassApiError):
-    """Another run of the same pipeline is active."""
+    """Another run holds the pipeline or the destination dataset."""
+
+
+_held: set[str] = set()  # lock files this process holds
+_held_guard = threading.Lock()
 
 
 @contextmanager
 def run_lock(working_dir: str | Path, pipeline_name: str) -> Iterator[None]:
+    """Hold the pipeline's working directory for one run."""
     path = Path(working_dir)
     path.mkdir(parents=True, exist_ok=True)
-    lock_file = path / "class-elt.lock"
+    with _file_lock(path / "class-elt.lock", f"run of pipeline {pipeline_name!r}"):
+        yield
+
+
+@contextmanager
+def dataset_lock(pipeline: Any) -> Iterator[None]:
+    """Hold the destination dataset `pipeline` writes, whoever else writes it (another working
+    directory, another tool built on the source)."""
+    path, where = dataset_lock_path(pipeline)
+    with _file_lock(path, f"run writing {where}"):
+        yield
+
+
+@contextmanager
+def dataset_guard(pipeline: Any) -> Iterator[None]:
+    """For code that runs inside a load (the source's resources): nothing if this process's run
+    holds the dataset already, else hold it meanwhile, so a load started without `runner.load`
+    (e.g. `pipeline.run(class_source())`) still refuses to extract while another run is active."""
+    path, where = dataset_lock_path(pipeline)
+    with _held_guard:
+        held = str(path) in _held
+    if held:
+        yield
+        return
+    with _file_lock(path, f"run writing {where}"):
+        yield
+
+
+def dataset_lock_path(pipeline: Any) -> tuple[Path, str]:
+    """The lock file of `pipeline`'s destination dataset, and how to name that dataset to a user."""
+    config = pipeline.destination_client().config
+    credentials = getattr(config, "credentials", None)
+    dataset = pipeline.dataset_name
+    database = getattr(credentials, "database", None)
+    host = getattr(credentials, "host", None)
+    if host is None and database and pipeline.destination.destination_name in ("duckdb",):
+        database_file = Path(str(database)).resolve()
+        return database_file.with_name(f"{database_file.name}.{dataset}.class-elt.lock"), f"dataset {dataset} of {database_file}"
+    bucket = getattr(config, "bucket_url", None)
+    location = str(bucket) if bucket else f"{host or ''}:{getattr(credentials, 'port', '') or ''}/{database or ''}"
+    name = f"{pipeline.destination.destination_name} {location} dataset {dataset}"
+    digest = hashlib.sha256(name.encode()).hexdigest()[:24]
+    return _lock_folder() / f"{digest}.lock", f"dataset {dataset} on {pipeline.destination.destination_name} {location}"
+
+
+def _lock_folder() -> Path:
+    folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "class-elt" / "locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@contextmanager
+def _file_lock(lock_file: Path, what: str) -> Iterator[None]:
     with open(lock_file, "a+") as handle:
         if fcntl is not None:
             try:
@@ -36,15 +100,18 @@ def run_lock(working_dir: str | Path, pipeline_name: str) -> Iterator[None]:
                 handle.seek(0)
                 holder = handle.read().strip() or "unknown"
                 raise RunLockedError(
-                    f"another class-elt run of pipeline {pipeline_name!r} is active (pid {holder}); "
-                    "wait for it to finish, or stop it, then run again"
+                    f"another class-elt {what} is active (pid {holder}); wait for it to finish, or stop it, then run again"
                 ) from None
         handle.seek(0)
         handle.truncate()
         handle.write(str(os.getpid()))
         handle.flush()
+        with _held_guard:
+            _held.add(str(lock_file))
         try:
             yield
         finally:
+            with _held_guard:
+                _held.discard(str(lock_file))
             handle.seek(0)
             handle.truncate()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timezone
 from typing import Any
@@ -18,15 +19,64 @@ import pyarrow.compute as pc
 from .client import API_PREFIX, BadResponseError, ClassApiClient, ClassApiError, decode_json
 from .records import table_from_json, to_table
 
+logger = logging.getLogger("class_elt")
+
+
+MAX_LISTING_PAGES = 10_000  # 10 million users at limit 1000: far above any school, far below a runaway
+NO_VALUE = ""  # what a metrics event without event_value is stored as: event_value is part of its key
+
 
 class PageCannotAdvanceError(ClassApiError):
     """More events share one second than fit in a page, so `starting_after` cannot move past them."""
 
 
+class UnexpectedPagingError(ClassApiError):
+    """The metrics endpoint pages in a way the connector cannot read exactly (README: "What we assume
+    of the Class API"); the run stops before any cursor moves rather than lose an event."""
+
+
+class ServerPageSize:
+    """What a run has learned about how many events the server puts in a metrics page.
+
+    The reference gives `limit` only as a maximum, so a page shorter than `limit` proves that a class
+    has no more events only once the server is known to fill its pages: after any page of `limit`
+    events, or, on a server seen to cap pages lower, for pages shorter than that cap. Until then a
+    short page is confirmed with one more request (`confirmations` counts them). One per run.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.fills_pages = False
+        self.cap: int | None = None
+        self.confirmations = 0
+
+    def is_full(self, rows: int) -> bool:
+        """Whether a page of `rows` events may have stopped short of the class's end because it was full."""
+        if rows >= self.limit:
+            self.fills_pages = True
+            return True
+        return self.cap is not None and rows >= self.cap
+
+    @property
+    def known(self) -> bool:
+        """Whether a page that is not full proves that no more events follow."""
+        return self.fills_pages or self.cap is not None
+
+    def learn_cap(self, rows: int, class_id: str) -> None:
+        """A page of `rows` events turned out to be followed by more: the server caps pages there."""
+        if self.cap is None or rows < self.cap:
+            logger.warning(
+                "the metrics endpoint answered %d events for limit=%d and had more (class %s): "
+                "paging as if it caps pages at %d events",
+                rows, self.limit, class_id, rows,
+            )
+            self.cap = rows
+
+
 async def list_pages(client: ClassApiClient, path: str, page_size: int = 1000) -> list[dict[str, Any]]:
     """All records of a page/limit endpoint: the first page, then the rest concurrently."""
     first = expect_envelope(await client.get(path, {"page": 1, "limit": page_size}), path)
-    total_pages = int(first["pagination"].get("total_pages") or 1)
+    total_pages = _total_pages(first["pagination"], path, page_size)
     rest = await asyncio.gather(
         *(client.get(path, {"page": page, "limit": page_size}) for page in range(2, total_pages + 1))
     )
@@ -36,6 +86,23 @@ async def list_pages(client: ClassApiClient, path: str, page_size: int = 1000) -
     return records
 
 
+def _total_pages(pagination: dict[str, Any], path: str, page_size: int) -> int:
+    """`total_pages`, refused when `total_records` cannot need that many: a server must not make the
+    run ask for millions of pages."""
+    try:
+        total_pages = int(pagination.get("total_pages") or 1)
+        records = pagination.get("total_records")
+        needed = MAX_LISTING_PAGES if records is None else max(1, -(-int(records) // page_size))
+    except (TypeError, ValueError):
+        raise BadResponseError(f"GET {API_PREFIX}{path} answered a pagination object that is not numbers") from None
+    if total_pages > min(needed, MAX_LISTING_PAGES):
+        raise BadResponseError(
+            f"GET {API_PREFIX}{path} says total_pages={total_pages} for total_records={records} at limit={page_size} "
+            f"(at most {min(needed, MAX_LISTING_PAGES)} possible): the server is misbehaving, try again later"
+        )
+    return total_pages
+
+
 async def metrics_pages(
     client: ClassApiClient,
     class_id: str,
@@ -43,17 +110,25 @@ async def metrics_pages(
     starting_after: int | None,
     ending_before: int | None,
     page_size: int,
+    server: ServerPageSize | None = None,
 ) -> AsyncIterator[pa.Table]:
     """Yield a class's events page by page as typed `metrics` tables, each event exactly once.
 
-    `starting_after` is exclusive and in whole seconds while events carry milliseconds, so after a
-    full page the next request starts one second before the page's newest second and the events of
-    that boundary second already yielded are dropped by their natural key. The bookkeeping is
-    columnar: only the few events of the boundary second become Python tuples.
+    `starting_after` is in whole seconds while events carry milliseconds, and the reference does not
+    say whether it compares an event's second or its instant. So the request after a page starts one
+    second before the page's newest second: under either reading that re-reads the newest second
+    (and on an instant-comparing server most of the one before), and every event already yielded at
+    or after the new `starting_after` is dropped by its natural key. A page is checked before any of
+    it is yielded: its events must start after the `starting_after` asked for, end before the
+    `ending_before` asked for, and, if the next request depends on it, come oldest first; and every
+    request must move `starting_after` forward. A server that pages otherwise stops the run with one
+    line naming the class, never a loop or a skipped event.
     """
+    server = server or ServerPageSize(page_size)
     after = starting_after
-    boundary_second: int | None = None
-    already_yielded: set[tuple[Any, ...]] = set()
+    yielded: set[tuple[Any, ...]] = set()  # keys yielded that start at or after `after`: a page may repeat them
+    confirming: int | None = None  # size of the short page the previous request followed up
+    stalled = False
     while True:
         params: dict[str, Any] = {"class_id": class_id, "limit": page_size}
         if after is not None:
@@ -61,48 +136,96 @@ async def metrics_pages(
         if ending_before is not None:
             params["ending_before"] = ending_before
         page = await client.get("/reporting/metrics", params, decode=functools.partial(_metrics_page, class_id))
-        seconds = _start_seconds(page)
-        if boundary_second is not None:
-            fresh = _without_keys(page, pc.equal(seconds, boundary_second), already_yielded)
-        else:
-            fresh = page
+        if not page.num_rows:
+            return
+        starts = page.column("event_start").cast(pa.int64()).combine_chunks()  # UTC_TS: epoch microseconds
+        _check_window(class_id, page, starts, after, ending_before)
+        seconds = pc.divide(starts, 1_000_000)  # integer division: floors, starts are after the epoch
+        fresh = _without_keys(page, pc.greater_equal(seconds, after), yielded) if yielded else page
+        if confirming is not None and fresh.num_rows:
+            server.learn_cap(confirming, class_id)
+        full = server.is_full(page.num_rows)
+        if not full and server.known:
+            if fresh.num_rows:
+                yield fresh
+            return
+        _check_oldest_first(class_id, starts)
         if fresh.num_rows:
             yield fresh
-        if page.num_rows < page_size:
-            return
-        first_second, last_second = (value.as_py() for value in pc.min_max(seconds).values())
-        if first_second == last_second:
-            raise PageCannotAdvanceError(
-                f"class {class_id}: {page_size} or more events start within the second {last_second} "
-                f"({_iso_second(last_second)}), so the metrics endpoint cannot page past them; "
-                "report this to Class support (no events of this class after that second were loaded)"
-            )
-        boundary_second = last_second
-        already_yielded = set(_keys(page.filter(pc.equal(seconds, last_second))))
-        after = last_second - 1
+        next_after = pc.max(seconds).as_py() - 1
+        if after is not None and next_after <= after:
+            if full:
+                raise PageCannotAdvanceError(
+                    f"class {class_id}: {page.num_rows} or more events start within the second {next_after + 1} "
+                    f"({_iso_second(next_after + 1)}) or just before it, so the metrics endpoint cannot page past "
+                    "them; report this to Class support (no events of this class after that second were loaded)"
+                )
+            if not fresh.num_rows:
+                return  # a follow-up that found nothing new: the class is complete
+            if stalled:
+                raise UnexpectedPagingError(
+                    f"class {class_id}: the metrics endpoint keeps answering new events at starting_after={after} "
+                    "without letting the cursor advance; nothing was loaded, report this to Class support"
+                )
+            stalled = True
+        else:
+            stalled = False
+        yielded = {key for key in yielded if key[2] >= next_after * 1_000_000}
+        yielded.update(_keys(page.filter(pc.greater_equal(seconds, next_after))))
+        confirming = None if full else page.num_rows
+        server.confirmations += confirming is not None
+        after = next_after
 
 
 async def _metrics_page(class_id: str, body: bytes, where: str) -> pa.Table:
     """A metrics page as a typed table: parsed by Arrow on a worker thread (off the GIL, so HTTP
     goes on meanwhile), or, for a page that is not exactly the documented shape, decoded and typed
-    record by record so that the odd value is coerced or named."""
+    record by record so that the odd value is coerced or named. An event without a value gets
+    NO_VALUE, since the value is part of its key."""
     constants = {"class_id": class_id}
     table = await asyncio.to_thread(table_from_json, "metrics", body, constants)
     if table is None:
         table = to_table("metrics", expect_list(decode_json(body, where), "/reporting/metrics"), constants)
+    values = table.column("event_value")
+    if values.null_count:
+        logger.warning("%s: %d event(s) without event_value, stored with event_value ''", where, values.null_count)
+        table = table.set_column(table.schema.get_field_index("event_value"), "event_value", pc.fill_null(values, NO_VALUE))
     return table
 
 
-def _start_seconds(page: pa.Table) -> pa.Array:
-    """Each event's start as whole unix seconds (floored: the API's `starting_after` unit)."""
-    start = pc.floor_temporal(page.column("event_start"), unit="second")
-    return pc.divide(start.cast(pa.int64()), 1_000_000).combine_chunks()
+def _check_window(class_id: str, page: pa.Table, starts: pa.Array, after: int | None, ending_before: int | None) -> None:
+    """Refuse a page with events outside the window asked for (e.g. a server ignoring starting_after,
+    which would otherwise be asked for the same page forever)."""
+    if after is not None and pc.min(starts).as_py() <= after * 1_000_000:
+        raise UnexpectedPagingError(
+            f"class {class_id}: GET {API_PREFIX}/reporting/metrics?starting_after={after} answered events that start "
+            f"at or before {_iso_second(after)}: the server ignores or misreads starting_after, so its events cannot "
+            "be paged exactly; nothing was loaded, report this to Class support"
+        )
+    ends = page.column("event_end").cast(pa.int64())
+    if ending_before is not None and (pc.max(ends).as_py() or 0) >= ending_before * 1_000_000:
+        raise UnexpectedPagingError(
+            f"class {class_id}: GET {API_PREFIX}/reporting/metrics?ending_before={ending_before} answered events that "
+            f"end at or after {_iso_second(ending_before)}: the server ignores ending_before; nothing was loaded"
+        )
+
+
+def _check_oldest_first(class_id: str, starts: pa.Array) -> None:
+    """The next request starts after this page's newest second, which is exact only if the page holds
+    the oldest events after the cursor: it must come oldest first."""
+    if len(starts) > 1 and pc.any(pc.less(starts[1:], starts[:-1])).as_py():
+        raise UnexpectedPagingError(
+            f"class {class_id}: the metrics endpoint answered a page whose events are not ordered oldest first, so "
+            "paging by starting_after could skip events; nothing was loaded, report this to Class support"
+        )
 
 
 def _keys(page: pa.Table) -> Iterator[tuple[Any, ...]]:
-    """Natural keys of a class's events (the class is implied), as comparable Python tuples."""
+    """Natural keys of a class's events (the class is implied), as comparable Python tuples; the
+    start (epoch microseconds) is third."""
     columns = [page.column(name).to_pylist() for name in ("student_id", "event_type")]
     columns.append(page.column("event_start").cast(pa.int64()).to_pylist())
+    columns.append(page.column("event_value").to_pylist())
     return zip(*columns)
 
 

@@ -36,7 +36,8 @@ class ClassDirectory:
 
     @property
     def regular_ids(self) -> list[str]:
-        return [c["class_id"] for c in self.classes]
+        """Each regular class once, even if the listing repeats one."""
+        return list(dict.fromkeys(c["class_id"] for c in self.classes))
 
     @property
     def all_ids(self) -> list[str]:

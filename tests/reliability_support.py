@@ -116,6 +116,10 @@ AIMED_POINTS: dict[str, CrashPoint] = _points(
                match='INSERT INTO "class_data"."classes"('),
     CrashPoint("metrics_merge_half_done", "load", _DUCKDB_SQL, "first_statement", leaves=frozenset({NORMALIZED}),
                match='INSERT INTO "class_data"."metrics"('),
+    # a metrics job has run in DuckDB, dlt has not recorded it: n=1 the copy into the staging dataset,
+    # n=2 the merge into class_data.metrics (committed)
+    CrashPoint("metrics_job_done", "load", "dlt.common.destination.client:RunnableLoadJob._release", "before",
+               (1, 2), leaves=frozenset({NORMALIZED}), match="started_jobs/metrics."),
 )
 ALL_POINTS = {**CRASH_POINTS, **AIMED_POINTS}
 

@@ -17,7 +17,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "enrollments": ("class_id", "student_id"),
     "schedules": ("schedule_id",),
     "attendance": ("class_id", "session_id", "student_id"),
-    "metrics": ("class_id", "student_id", "event_type", "event_start"),
+    "metrics": ("class_id", "student_id", "event_type", "event_start", "event_value"),
 }
 TIMESTAMP_KEYS = {"event_start"}
 # tables kept as SCD2 history: their current rows are the ones still valid

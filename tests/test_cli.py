@@ -242,7 +242,7 @@ def _event(student: dict, *, start: int, end: int, kind: str, value: str = "true
 def _late_event_key(event: dict, class_id: str) -> tuple:
     from tests.support import _normalize
 
-    return (class_id, event["student_id"], event["event_type"], _normalize("event_start", event["event_start"]))
+    return (class_id, event["student_id"], event["event_type"], _normalize("event_start", event["event_start"]), event["event_value"])
 
 
 def _create_class_with_history(emulator: Emulator, base_url: str, student: dict) -> str:

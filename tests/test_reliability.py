@@ -274,6 +274,28 @@ def test_a_kill_inside_a_dlt_commit_step_is_recovered_without_loss_or_duplicates
         assert_matches_truth(database, emulator.school.ground_truth())
 
 
+FIRST_LOAD_KILLS = {
+    "metrics copied to staging, not recorded": ("metrics_job_done", 1),
+    "metrics merge between its DELETE and INSERT": ("metrics_merge_half_done", 1),
+    "metrics merged and committed, not recorded": ("metrics_job_done", 2),
+}
+
+
+@pytest.mark.parametrize("point, n", FIRST_LOAD_KILLS.values(), ids=FIRST_LOAD_KILLS.keys())
+def test_a_kill_inside_the_first_loads_metrics_job_is_exact_after_one_rerun(workdir, fork_server, point, n):
+    """The very first load is as safe as any other: killed inside its metrics job, before or after the
+    rows commit, one rerun leaves exactly the ground truth (dlt retries the job: it must not append twice)."""
+    emulator = Emulator(seed=23, classes=3)
+    database = workdir / DATABASE
+    with emulator.serve() as base_url:
+        env = run_env(base_url, emulator.mint_key())
+        killed = fork_server.run(RUN, env=env, cwd=workdir, point=point, n=n)
+        assert killed.killed, killed.describe()
+        rerun = fork_server.run(RUN, env=env, cwd=workdir)
+        assert rerun.returncode == 0, rerun.describe()
+    assert_matches_truth(database, emulator.school.ground_truth())
+
+
 # --- 2. chaos --------------------------------------------------------------------------------------
 
 

@@ -1,0 +1,117 @@
+"""One run of the connector, whoever starts it: `class-elt run`, `class-elt demo`,
+`pipelines/class_pipeline.py` or your own code.
+
+`load(pipeline, source)` holds the pipeline's working directory and its destination dataset for
+the whole run (lock.py), completes what an interrupted run left behind, migrates what an older
+class-elt wrote, extracts, normalizes and loads, then builds the SQL models and prints a summary.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import RESOURCES
+from .lock import dataset_lock, run_lock
+
+__all__ = ["build", "load"]
+
+
+def load(
+    pipeline: Any,
+    source: Any,
+    progress: Any = None,
+    *,
+    full_refresh: bool = False,
+    build_models: bool = True,
+    run_kwargs: dict[str, Any] | None = None,
+    models: Any = None,
+    say: Callable[[str], None] = print,
+) -> Any:
+    """Extract, normalize and load `source` into `pipeline` (with live `progress`), then build the
+    models and `say` a summary; returns dlt's LoadInfo. `run_kwargs` are make_destination's (e.g.
+    table_format); `models` is where the models are built (destinations.models_target: the pipeline
+    itself, or a lake's DuckDB file)."""
+    started = time.monotonic()
+    with run_lock(pipeline.working_dir, pipeline.pipeline_name), dataset_lock(pipeline):
+        _finish_interrupted_normalize_commit(pipeline)
+        if pipeline.has_pending_data:
+            # an interrupted run left load packages (with the cursors they carry): finish them first,
+            # since dlt's run() would load them and skip extracting anything new
+            print("completing the load package(s) an interrupted run left behind", file=sys.stderr)
+            pipeline.run()
+        if full_refresh:
+            from .models import drop_models
+
+            drop_models(pipeline)  # Postgres won't drop raw tables while the staging views read them
+        else:
+            _migrate_metrics_key(pipeline, say)
+        try:
+            info = pipeline.run(source, refresh="drop_sources" if full_refresh else None, **(run_kwargs or {}))
+        finally:
+            if progress is not None:
+                progress.finish()
+        load_seconds = time.monotonic() - started
+        normalized = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
+        row_counts = normalized.row_counts if normalized else {}
+        say(f"loaded {info.dataset_name} on {pipeline.destination.destination_name} in {load_seconds:.1f}s")
+        _say_table_counts(pipeline, row_counts, say)
+        if build_models:
+            build(models if models is not None else pipeline, say)
+    return info
+
+
+def build(target: Any, say: Callable[[str], None] = print) -> list[Any]:
+    """Build the SQL models on `target` (a pipeline, or destinations.LakeModels) and say so."""
+    from .models import build_models
+
+    started = time.monotonic()
+    built = build_models(target, progress=lambda line: print(f"  {line}", file=sys.stderr))
+    say(f"built {len(built)} models in {time.monotonic() - started:.1f}s, every grain check passed")
+    return built
+
+
+def _finish_interrupted_normalize_commit(pipeline: Any) -> None:
+    """dlt commits a normalized package in two steps: rename it into load/normalized, then delete the
+    extracted copy. A process killed between the two leaves both, and the next run would normalize
+    the package again and fail on the existing directory. The rename happened, so the commit is
+    done: delete the leftover copy, as dlt would have."""
+    root = Path(pipeline.working_dir)
+    extracted = root / "normalize" / "extracted"
+    if not extracted.is_dir():
+        return
+    for package in extracted.iterdir():
+        if any((root / "load" / stage / package.name).exists() for stage in ("normalized", "loaded")):
+            shutil.rmtree(package)
+
+
+def _migrate_metrics_key(pipeline: Any, say: Callable[[str], None]) -> None:
+    """Warehouses loaded before `event_value` joined the event's natural key may hold events without
+    a value as NULL; the key needs them as '' (what the source now loads), or a re-read would land
+    them again. Runs once: afterwards the pipeline's schema has the new key."""
+    if not pipeline.default_schema_name:
+        return
+    table = pipeline.default_schema.tables.get("metrics")
+    columns = (table or {}).get("columns", {})
+    if "event_value" not in columns or columns["event_value"].get("primary_key"):
+        return
+    from .destinations import fill_null_event_values
+
+    filled = fill_null_event_values(pipeline)
+    say(
+        "metrics: event_value is now part of an event's key (two values at one instant are two events); "
+        f"{filled} stored event(s) without a value now have event_value ''. Nothing else changes."
+    )
+
+
+def _say_table_counts(pipeline: Any, loaded: dict[str, int], say: Callable[[str], None]) -> None:
+    from .destinations import row_counts
+
+    say(f"  {'table':<20} {'loaded now':>12} {'rows in table':>14}")
+    for table, total in row_counts(pipeline, RESOURCES).items():
+        say(f"  {table:<20} {loaded.get(table, 0):>12,} {total:>14,}")
+
