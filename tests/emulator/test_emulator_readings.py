@@ -22,7 +22,7 @@ import pytest
 
 from class_source.emulator import ALL_SCOPES, ApiReadings, Emulator
 from class_source.emulator.timefmt import parse_iso_ms
-from emulator_helpers import Api, ok
+from emulator_helpers import DEMO_CLASS, Api, ok
 
 CLAP, LIKE, STARS, RAISED, THUMBUP = "REACTION:clap", "FEEDBACK:like", "STARS:2", "RAISED_HAND:1", "REACTION:thumbup"
 ALL_FIVE = [CLAP, LIKE, STARS, RAISED, THUMBUP]
@@ -220,3 +220,214 @@ def test_the_readings_setter_accepts_only_readings() -> None:
         emu.readings = {"page_cap": 3}  # type: ignore[assignment]
     with pytest.raises(TypeError, match="readings must be an ApiReadings"):
         Emulator(classes=1, readings="instant")  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------ 4. same-instant values
+def _pair_world(readings: ApiReadings | None) -> tuple[World, int]:
+    """The world plus, at (B+5).250, two reactions and two feedbacks of the first student."""
+    w = World(readings)
+    first = sorted(e["student_id"] for e in w.emu.school.enrollments(w.emu.school.classes[w.class_id])[:2])[0]
+    at = (w.b + 5) * 1000 + 250
+    w.emu.school.add_events(w.class_id, [
+        _event(first, at, "REACTION", "laughing"), _event(first, at, "REACTION", "clap"),
+        _event(first, at, "FEEDBACK", "slower"), _event(first, at, "FEEDBACK", "coffee"),
+    ])
+    return w, w.b + 4
+
+
+def test_same_instant_values_are_distinct_events_served_in_value_order() -> None:
+    w, before_pairs = _pair_world(ApiReadings(same_instant_values=True))
+    # (event_start, student_id, event_type, event_value): FEEDBACK before REACTION, values alphabetical
+    expected = ["FEEDBACK:coffee", "FEEDBACK:slower", "REACTION:clap", "REACTION:laughing"]
+    assert w.metrics(starting_after=before_pairs) == expected
+    assert [f'{e["event_type"]}:{e["event_value"]}' for e in w.emu.school.iter_metrics(w.class_id)] == ALL_FIVE + expected
+    assert w.metrics(starting_after=before_pairs, limit=3) == expected[:3]
+    w.api.close()
+
+
+def test_by_default_one_event_per_student_type_and_instant_is_kept() -> None:
+    """The emulator's own reading: (student_id, event_type, event_start) is unique; of two injected
+    events with one identity the later in API order stays."""
+    w, before_pairs = _pair_world(None)
+    assert w.metrics(starting_after=before_pairs) == ["FEEDBACK:slower", "REACTION:laughing"]
+    w.api.close()
+
+
+def _as_set(rows: list[dict]) -> set[tuple]:
+    return {tuple(sorted(row.items())) for row in rows}
+
+
+def test_same_instant_values_add_partners_to_a_generated_school_and_change_nothing_else() -> None:
+    plain = Emulator(seed=9, classes=4).school.ground_truth()
+    paired = Emulator(seed=9, classes=4, readings=ApiReadings(same_instant_values=True)).school.ground_truth()
+    assert {k: v for k, v in paired.items() if k != "metrics"} == {k: v for k, v in plain.items() if k != "metrics"}
+    events, more = _as_set(plain["metrics"]), _as_set(paired["metrics"])
+    assert len(more) == len(paired["metrics"])  # no event served twice
+    assert events < more  # every event of the plain school is still there, unchanged
+    identity = {(e["class_id"], e["student_id"], e["event_type"], e["event_start"]): e["event_value"] for e in plain["metrics"]}
+    partners = [dict(row) for row in more - events]
+    assert {e["event_type"] for e in partners} == {"REACTION", "FEEDBACK"}
+    for partner in partners:  # each extra event is the partner of one with another value, same instant
+        key = (partner["class_id"], partner["student_id"], partner["event_type"], partner["event_start"])
+        assert identity[key] != partner["event_value"]
+
+
+def test_switching_same_instant_values_at_run_time_regenerates_the_activity() -> None:
+    emu = Emulator(seed=9, classes=2)
+    class_id = emu.school.class_ids()[0]
+    plain = list(emu.school.iter_metrics(class_id))
+    emu.readings = ApiReadings(same_instant_values=True)
+    paired = list(emu.school.iter_metrics(class_id))
+    assert len(paired) > len(plain)
+    emu.readings = ApiReadings()
+    assert list(emu.school.iter_metrics(class_id)) == plain
+
+
+# ------------------------------------------------------------------ 5. repeated records
+def _served_twice(listing: list) -> list:
+    """The rule of readings.repeat_one, written out: [a, b, c] -> [a, b, c, b]."""
+    return listing + [listing[len(listing) // 2]]
+
+
+@pytest.fixture
+def repeating() -> Iterator[tuple[Emulator, Api]]:
+    emu = Emulator(seed=6, classes=5, readings=ApiReadings(repeated_records=True))
+    api = Api(emu)
+    ok(api.post("/classes", {"email": "d@example.org", "first_name": "D", "last_name": "E", "timezone": "UTC",
+                             "class_name": "Deferred one"}), 201)
+    ok(api.post("/classes", {"email": "d@example.org", "first_name": "D", "last_name": "E", "timezone": "UTC",
+                             "class_name": "Deferred two"}), 201)
+    yield emu, api
+    api.close()
+
+
+def test_repeat_one_serves_the_middle_record_again_at_the_end() -> None:
+    from class_source.emulator.readings import repeat_one
+
+    assert repeat_one(["a", "b", "c"]) == ["a", "b", "c", "b"]
+    assert repeat_one(["a", "b", "c", "d"]) == ["a", "b", "c", "d", "c"]
+    assert repeat_one(["a"]) == ["a", "a"]
+    assert repeat_one([]) == []
+
+
+def test_every_snapshot_listing_repeats_one_record(repeating) -> None:
+    emu, api = repeating
+    truth = emu.school.ground_truth()
+    classes = ok(api.get("/classes"))
+    assert classes == _served_twice(truth["classes"]) and len(classes) == len(truth["classes"]) + 1
+    assert ok(api.get("/classes", deferred="true")) == _served_twice(truth["deferred_classes"])
+    assert ok(api.get("/templates")) == _served_twice(truth["templates"])
+    assert ok(api.get("/users")) == _served_twice(truth["users"])
+    class_id = truth["classes"][0]["class_id"]
+    roster = [{k: v for k, v in row.items() if k != "class_id"} for row in truth["enrollments"] if row["class_id"] == class_id]
+    assert ok(api.get("/class/enrollments", class_id=class_id)) == _served_twice(roster)
+    assert ok(api.get("/schedules", class_id=class_id)) == _served_twice([s for s in truth["schedules"] if s["class_id"] == class_id])
+    sessions = ok(api.get("/reporting/attendance", class_id=class_id))["sessions"]
+    assert sessions
+    for session in sessions:
+        students = [{k: v for k, v in row.items() if k not in ("class_id", "session_id", "session_start_time", "session_end_time")}
+                    for row in truth["attendance"] if row["session_id"] == session["session_id"]]
+        assert session["students"] == _served_twice(students)
+
+
+def test_the_ground_truth_stays_unique_and_lookups_of_one_record_are_not_repeated(repeating) -> None:
+    emu, api = repeating
+    truth = emu.school.ground_truth()
+    assert len({c["class_id"] for c in truth["classes"]}) == len(truth["classes"]) == len(emu.school.class_ids())
+    assert len({u["id"] for u in truth["users"]}) == len(truth["users"])
+    first = truth["classes"][0]
+    assert ok(api.get("/classes", class_id=first["class_id"])) == [first]
+    user = truth["users"][0]
+    assert ok(api.get("/users", id=user["id"])) == [user]
+
+
+def test_users_are_paged_over_the_listing_with_its_repeat(repeating) -> None:
+    emu, api = repeating
+    served = _served_twice(emu.school.ground_truth()["users"])
+    limit = 7
+    pages, page = [], 1
+    while page is not None:
+        body = ok(api.get("/users", page=page, limit=limit))
+        assert body["pagination"]["total_records"] == len(served)
+        pages.extend(body["data"])
+        page = body["pagination"]["next_page"]
+    assert pages == served
+
+
+def test_only_the_named_listings_repeat() -> None:
+    emu = Emulator(seed=6, classes=3, readings=ApiReadings(repeated_records=("classes",)))
+    api = Api(emu)
+    truth = emu.school.ground_truth()
+    assert ok(api.get("/classes")) == _served_twice(truth["classes"])
+    assert ok(api.get("/templates")) == truth["templates"]
+    assert ok(api.get("/users")) == truth["users"]
+    api.close()
+
+
+# ------------------------------------------------------------------ 7. order of scope and validation checks
+@pytest.mark.parametrize("order, unknown_class, bad_limit, valid", [
+    ("scope-first", 403, 403, 403),
+    ("validation-first", 404, 400, 403),
+])
+def test_scope_check_order_of_a_read(order: str, unknown_class: int, bad_limit: int, valid: int) -> None:
+    emu = Emulator(seed=2, classes=2, readings=ApiReadings(scope_check_order=order))
+    api = Api(emu, scopes=[s for s in ALL_SCOPES if s != "metrics:read"])
+    class_id = emu.school.class_ids()[0]
+    missing = "00000000-0000-4000-8000-000000000000"
+    response = api.get("/reporting/metrics", class_id=missing)
+    assert response.status_code == unknown_class
+    if unknown_class == 404:
+        assert response.json() == {"error": f"class {missing} not found"}
+    response = api.get("/reporting/metrics", class_id=class_id, limit=0)
+    assert response.status_code == bad_limit
+    if bad_limit == 400:
+        assert set(response.json()["data"]) == {"limit"}
+    response = api.get("/reporting/metrics", class_id=class_id)
+    assert response.status_code == valid
+    assert response.json() == {"error": "Api key scope metrics:read required"}
+    api.close()
+
+
+def test_validation_first_keeps_writes_scope_first_and_auth_before_everything() -> None:
+    emu = Emulator(seed=2, classes=2, readings=ApiReadings(scope_check_order="validation-first"))
+    api = Api(emu, scopes=[s for s in ALL_SCOPES if s != "class:write"])
+    classes = emu.school.ground_truth()["classes"]
+    assert api.post("/classes", {}).status_code == 403  # an invalid body: refused before validation
+    assert api.post("/classes", {**DEMO_CLASS, "ext_class_id": "new-1"}).status_code == 403  # a valid one: not created
+    assert emu.school.ground_truth()["classes"] == classes
+    unauthenticated = api.client.get("/api/v1/reporting/metrics", params={"class_id": "nope"},
+                                     headers={"Authorization": "Bearer wrong"})
+    assert unauthenticated.status_code == 401
+    api.close()
+
+
+# ------------------------------------------------------------------ command line flags
+def _parse(argv: list[str]) -> ApiReadings:
+    import argparse
+
+    from class_source.emulator.readings import add_reading_arguments, readings_from_args
+
+    parser = argparse.ArgumentParser()
+    add_reading_arguments(parser)
+    return readings_from_args(parser.parse_args(argv))
+
+
+def test_command_line_flags_choose_the_readings() -> None:
+    assert _parse([]) == ApiReadings()
+    assert _parse(["--starting-after", "instant", "--metrics-order", "descending", "--page-cap", "250", "--limit-ignored",
+                   "--same-instant-values", "--repeated-records", "classes,users", "--starting-after-ignored",
+                   "--scope-check-order", "validation-first"]) == ApiReadings(
+        starting_after="instant", metrics_order="descending", page_cap=250, limit_ignored=True, same_instant_values=True,
+        repeated_records=("classes", "users"), starting_after_ignored=True, scope_check_order="validation-first")
+    assert _parse(["--repeated-records", "all"]).repeated_records == set(
+        ("classes", "deferred_classes", "enrollments", "schedules", "attendance", "templates", "users"))
+
+
+@pytest.mark.parametrize("argv, named", [
+    (["--page-cap", "0"], "page_cap must be a positive integer"),
+    (["--repeated-records", "classes,rooms"], "unknown listing(s) rooms"),
+])
+def test_bad_command_line_readings_name_what_is_wrong(argv: list[str], named: str) -> None:
+    with pytest.raises(ValueError) as error:
+        _parse(argv)
+    assert named in str(error.value) and "\n" not in str(error.value)
