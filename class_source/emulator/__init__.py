@@ -5,6 +5,7 @@
     secret = emu.mint_key(scopes=ALL_SCOPES)
     async with httpx.AsyncClient(transport=emu.transport(), base_url="http://emulator") as client: ...
     with emu.serve() as base_url: ...            # real HTTP (uvicorn thread)
+    Emulator(readings=ApiReadings(starting_after="instant"))  # another plausible server (readings.py)
 
 Everything is deterministic given the seed, the clock and the request sequence. The documented
 choices where the API reference is silent are listed in `class_source.emulator.app`.
@@ -31,13 +32,14 @@ from .faults import (
     SyncEmulatorTransport,
 )
 from .generate import default_now
+from .readings import LISTINGS, ApiReadings
 from .records import SchoolShape
 from .school import School
 from . import server as _server
 
 __all__ = [
-    "ALL_SCOPES", "ENDPOINTS", "EVENT_VALUES", "FAULT_KINDS", "TYPE_VALUES", "Clock", "Emulator",
-    "EndpointFaults", "FaultConfig", "RequestLog", "School", "SchoolShape", "default_now",
+    "ALL_SCOPES", "ENDPOINTS", "EVENT_VALUES", "FAULT_KINDS", "LISTINGS", "TYPE_VALUES", "ApiReadings", "Clock",
+    "Emulator", "EndpointFaults", "FaultConfig", "RequestLog", "School", "SchoolShape", "default_now",
 ]
 
 
@@ -48,10 +50,14 @@ class Emulator:
     deferred_fraction (0.05), no_ext_id_fraction (0.15), event_scale (1.0: ~10M events for 5,000
     classes at the default clock), term_start (Mon 2024-09-02 UTC), term_weeks (15), org ("school"),
     cache_classes (64 classes of generated activity kept).
+
+    readings: which plausible reading of the reference's silences the API serves (readings.py;
+    default: the emulator's own). Settable later: `emu.readings = ...` or POST /_emulator/readings.
     """
 
     def __init__(self, seed: int = 7, classes: int = 20, now: int | None = None, latency_ms: float = 0,
-                 jitter_ms: float = 0, faults: FaultConfig | None = None, **school_knobs: Any) -> None:
+                 jitter_ms: float = 0, faults: FaultConfig | None = None, readings: ApiReadings | None = None,
+                 **school_knobs: Any) -> None:
         if classes < 0:
             raise ValueError("classes must be >= 0")
         unknown = set(school_knobs) - set(SchoolShape.__dataclass_fields__) - {"classes"}
@@ -60,7 +66,9 @@ class Emulator:
         self.seed = seed
         self.shape = SchoolShape(classes=classes, **school_knobs)
         self.clock = Clock(default_now(self.shape.term_start) if now is None else now)
-        self.school = School(seed, self.shape, self.clock)
+        if readings is not None and not isinstance(readings, ApiReadings):
+            raise TypeError(f"readings must be an ApiReadings, got {type(readings).__name__}")
+        self.school = School(seed, self.shape, self.clock, readings)
         self.keys = KeyStore()
         self.faults = faults if faults is not None else FaultConfig()
         # Constructor latency arguments win when given (non-zero); FaultConfig values stay otherwise.
@@ -71,6 +79,17 @@ class Emulator:
         self.faults.validate()
         self.request_log = RequestLog()
         self.app = FaultMiddleware(build_app(self), lambda: self.faults, seed, self.request_log)
+
+    @property
+    def readings(self) -> ApiReadings:
+        return self.school.readings
+
+    @readings.setter
+    def readings(self, readings: ApiReadings) -> None:
+        """Takes effect on the next request (the school holds them; see School.readings)."""
+        if not isinstance(readings, ApiReadings):
+            raise TypeError(f"readings must be an ApiReadings, got {type(readings).__name__}")
+        self.school.readings = readings
 
     def mint_key(self, scopes: Iterable[str] = ALL_SCOPES, expires_at: int | None = None,
                  secret: str | None = None) -> str:

@@ -65,7 +65,7 @@ _TOGGLES: tuple[tuple[int, int, float, float, float, int, int], ...] = (
 )
 
 
-def _splitmix64(x: int) -> int:
+def splitmix64(x: int) -> int:
     x = (x + 0x9E3779B97F4A7C15) & _MASK64
     x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
     x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
@@ -120,11 +120,20 @@ class ClassActivity:
         return reported_duration(self.starts[i], self.ends[i]) if override is None else override
 
     def visible_indices(self, now: int, starting_after: int | None = None,
-                        ending_before: int | None = None, limit: int | None = None) -> list[int]:
-        """Indices of events visible at `now`, in API order, filtered as the metrics endpoint does."""
+                        ending_before: int | None = None, limit: int | None = None, *,
+                        after_instant: bool = False, newest_first: bool = False) -> list[int]:
+        """Indices of events visible at `now`, in API order, filtered as the metrics endpoint does.
+
+        starting_after=S keeps events whose start second is after S (after_instant: whose start
+        millisecond is after S * 1000). newest_first: the last `limit` of them, newest first."""
         starts = self.starts
         now_ms = now * 1000
-        first = 0 if starting_after is None else bisect_left(starts, (starting_after + 1) * 1000)
+        if starting_after is None:
+            first = 0
+        elif after_instant:
+            first = bisect_right(starts, starting_after * 1000)
+        else:
+            first = bisect_left(starts, (starting_after + 1) * 1000)
         # Visible: event_end <= now; ending_before=E: event_end < E (whole seconds, exclusive).
         bound = now_ms if ending_before is None else min(now_ms, ending_before * 1000 - 1)
         # event_start <= event_end, so no event starting after the bound can qualify
@@ -134,6 +143,10 @@ class ClassActivity:
         ends = self.ends[first:last]  # a copy: the view below must not pin the class's array
         ended = pc.less_equal(pa.Array.from_buffers(pa.int64(), len(ends), [None, pa.py_buffer(ends)]), bound)
         positions = pc.indices_nonzero(ended)
+        if newest_first:
+            if limit is not None:
+                positions = positions[max(len(positions) - limit, 0):]
+            return pc.add(positions, first).to_pylist()[::-1]
         if limit is not None:
             positions = positions[:limit]
         return pc.add(positions, first).to_pylist()
@@ -151,6 +164,14 @@ MAX_EVENT_SPAN_MS = (1 << _DUR_BITS) - 1
 MAX_STUDENTS_PER_CLASS = 1 << _RANK_BITS
 _TC = tuple(TYPE_INDEX_OF_CODE[c] << 6 | c for c in range(len(TYPE_VALUES)))
 _DUR_MASK = (1 << _DUR_BITS) - 1
+_TC_MASK = (1 << _TC_BITS) - 1
+# same_instant_values: a reaction or feedback gets, with this probability, a second event of the same
+# type with another value at the same millisecond (two reactions clicked at once).
+_PAIR_PROBABILITY = 0.15
+_PAIR_SALT = 0x5A3E_1A57_0F_5A1D
+_PARTNERS: dict[int, tuple[int, ...]] = {
+    _TC[c]: tuple(_TC[o] for o in group if o != c) for group in (_REACTIONS, _FEEDBACK) for c in group
+}
 
 
 def generate_activity(
@@ -163,11 +184,14 @@ def generate_activity(
     person_student_ids: Sequence[str],
     injected: Sequence[tuple[int, int, int, int, int]],
     event_scale: float,
+    same_instant_values: bool = False,
 ) -> ClassActivity:
     """Build one class's activity.
 
     sessions: started (schedule_id, start, end) in start order; roster: (person, role, enrolled_at);
     injected: (start_ms, end_ms, duration, person, code) events added by tests.
+    same_instant_values: also generate same-millisecond pairs of one student and type with
+    different values (readings.py), from a stream of their own: every other event stays the same.
 
     Randomness: one `random.Random` for the class's session-level draws and two per (class, person)
     (attendance, events), consumed session after session. A person's stream is independent of everybody else, and session
@@ -175,7 +199,7 @@ def generate_activity(
     Seeding a Random costs ~8 µs, so streams are per person, not per (session, person).
     """
     scale = event_scale if event_scale > 0 else 0.0
-    class_state = _splitmix64((seed & _MASK64) ^ class_key)
+    class_state = splitmix64((seed & _MASK64) ^ class_key)
     session_rng = random.Random(class_state).random
     plan = []
     for schedule_id, start, end in sessions:
@@ -203,7 +227,7 @@ def generate_activity(
     app = keys.append
     rows: list[list[tuple[int, int, int]]] = [[] for _ in plan]
     for person, role, enrolled_at in roster:
-        person_state = _splitmix64(class_state ^ person_keys[person])
+        person_state = splitmix64(class_state ^ person_keys[person])
         # Two streams: attendance draws never depend on how many events were drawn, so event_scale
         # changes the events and nothing else.
         a = random.Random(person_state).random
@@ -211,6 +235,7 @@ def generate_activity(
         who = rank[person] << _TC_BITS
         teacher = role == "teacher"
         p_present = 0.98 if teacher else 0.88
+        first_event = len(keys)
         for k, (start, start_ms, end_ms, hours, waves) in enumerate(plan):
             if enrolled_at > start:
                 continue  # enrolled after this session began: not part of it
@@ -278,21 +303,35 @@ def generate_activity(
                     u = r()
                     tc = stars_tc[0 if u < 0.1 else 1 if u < 0.55 else 2 if u < 0.85 else 3]
                     app(((t << 30 | who | tc) << 32) | (min(t + 1_000 + int(r() * 2_000), leave) - t))
+        if same_instant_values:
+            _add_partners(keys, first_event, random.Random(person_state ^ _PAIR_SALT).random)
     att = [SessionAttendance(sid, session_id_of(sid), start, end, tuple(rows[k]))
            for k, (sid, start, end) in enumerate(sessions)]
-    return _assemble(att, keys, people, rank, injected)
+    return _assemble(att, keys, people, rank, injected, same_instant_values)
+
+
+def _add_partners(keys: list[int], first: int, draw: Callable[[], float]) -> None:
+    """Append, for some reactions and feedbacks of keys[first:], an event of the same student, type,
+    start and duration with another value."""
+    for key in keys[first:]:
+        partners = _PARTNERS.get((key >> _DUR_BITS) & _TC_MASK)
+        if partners is not None and draw() < _PAIR_PROBABILITY:
+            partner = partners[int(draw() * len(partners))]
+            keys.append(key & ~(_TC_MASK << _DUR_BITS) | partner << _DUR_BITS)
 
 
 def _assemble(att: list[SessionAttendance], keys: list[int], people: list[int], rank: dict[int, int],
-              injected: Sequence[tuple[int, int, int, int, int]]) -> ClassActivity:
-    """Sort into API order and keep one event per (student, type, start); injected events win."""
+              injected: Sequence[tuple[int, int, int, int, int]], same_instant_values: bool) -> ClassActivity:
+    """Sort into API order and keep one event per (student, type, start) — per (student, type,
+    start, value) under same_instant_values; injected events win."""
     injected_durations: dict[int, int] = {}  # packed key -> event_duration given by the test
     for s, e, d, p, c in injected:
         key = ((s << 30 | rank[p] << _TC_BITS | _TC[c]) << 32) | (e - s)
         injected_durations[key] = d
         keys.append(key)
     keys.sort()
-    identity_shift = _DUR_BITS + 6  # drop duration and value code: (start, rank, type) remain
+    # drop duration and value code: (start, rank, type) remain; (start, rank, type, value) if pairs are real
+    identity_shift = _DUR_BITS if same_instant_values else _DUR_BITS + 6
     identities = [k >> identity_shift for k in keys]
     if len(set(identities)) != len(identities):
         kept: list[int] = []

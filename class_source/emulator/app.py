@@ -6,7 +6,7 @@ does. Each choice is deliberate; tests pin most of them.
 
 Requests and validation
  1. Order of checks: 401 (auth) -> 403 (scope) -> 400 (validation) -> 404 (unknown entity) ->
-    400 (business rule, e.g. duplicate ext_class_id). All validation errors of a request are
+    400 (business rule, e.g. duplicate ext_class_id) (reading scope_check_order, see 29). All validation errors of a request are
     reported at once in the documented shape {"error": "Request failed validation", "data": {...}}
     with Laravel-style messages ("The class name field is required.").
  2. Identifier groups the reference calls one-and-only-one (class_id | ext_class_id |
@@ -87,6 +87,7 @@ Reporting
     event_end < E*1000 ms; limit 1..1000, default 100; order (event_start, student_id, event_type,
     event_value); (student_id, event_type, event_start) is unique per class; an event is listed
     only once it has ended (event_end <= now). starting_after/ending_before must be integers >= 0.
+    These are the default readings; 29 lists the others the emulator can play.
 20. event_duration is reported as whole seconds x 60, which reproduces the reference's example
     (600.001 s -> 36000). It is not milliseconds; event_start/event_end are the truth.
 21. Deferred classes: attendance {"class_id": ..., "sessions": []}, metrics [].
@@ -117,13 +118,31 @@ Faults and latency (see faults.py)
 28. latency_ms (+ jitter) is the time a request takes to be answered, the emulator's own work
     included: the answer is prepared at once and sent latency_ms after the request arrived (or
     when ready, if later). Faulted requests wait latency_ms, then fail.
+
+Readings (see readings.py): other plausible servers, chosen by Emulator(readings=ApiReadings(...)),
+`emu.readings = ...` or GET/POST/PATCH/DELETE /_emulator/readings. Defaults are 1 and 19 above.
+29. starting_after "whole-second" (floor(event_start/1000) > S) | "instant" (event_start > S*1000
+    ms: an event at S.500 is after S). metrics_order "ascending" (19) | "descending" (the newest
+    `limit` matching events, newest first) | "unordered" (matching events in a fixed order hashed
+    from each event, then the first `limit`). page_cap N: at most N events a page whatever
+    `limit` asks; limit_ignored: every matching event (then page_cap, if set). starting_after_ignored:
+    validated, then ignored. same_instant_values: the generated school also has same-millisecond
+    pairs of one student and event type with different values (a reaction or feedback gets a
+    partner with probability 0.15, from a stream of its own, so every other event is unchanged);
+    uniqueness is then per (student_id, event_type, event_start, event_value) and an injected event
+    replaces only one with its value. repeated_records (listings of readings.LISTINGS): the record
+    at position len // 2 is served again at the end of the listing (of each session's students for
+    attendance; paged users are paged over the listing with the repeat). scope_check_order
+    "validation-first": a GET is validated and its entity resolved before its scope is checked
+    (writes keep 403 first: validating a write would perform it). Only same_instant_values changes
+    the ground truth (School.ground_truth, iter_metrics); the others change what is served.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
 
 import orjson
 
@@ -137,7 +156,8 @@ from .auth import ALL_SCOPES, require_scope
 from .errors import ApiError, BadRequest, ValidationFailed
 from .records import ENROLLMENT_ROLES, ROLE_ORDER, TEMPLATE_STATUSES
 from .school import MISSING as SCHOOL_MISSING
-from .school import School
+from .readings import ApiReadings, repeat_one
+from .school import School, paginate
 from .timefmt import iso_s
 from .validation import MISSING, Validator
 
@@ -173,6 +193,12 @@ class Call:
 
 
 Handler = Callable[[Call], "tuple[int, Any]"]
+T = TypeVar("T")
+
+
+def _listed(call: Call, listing: str, records: list[T]) -> list[T]:
+    """A snapshot listing as served: one record twice under the repeated_records reading."""
+    return repeat_one(records) if call.school.readings.repeats(listing) else records
 
 
 @dataclass(frozen=True)
@@ -308,7 +334,7 @@ def get_classes(call: Call) -> tuple[int, Any]:
     v.check()
     deferred = deferred is True
     if ident is None:
-        return 200, call.school.list_classes(deferred)
+        return 200, _listed(call, "deferred_classes" if deferred else "classes", call.school.list_classes(deferred))
     field, value = ident
     cls = call.school.find_class(**{field: value})
     if cls.deferred != deferred:
@@ -354,7 +380,7 @@ def create_enrollment(call: Call) -> tuple[int, Any]:
 
 
 def get_enrollments(call: Call) -> tuple[int, Any]:
-    return 200, call.school.enrollments(_class_by(call, call.query))
+    return 200, _listed(call, "enrollments", call.school.enrollments(_class_by(call, call.query)))
 
 
 def update_enrollment(call: Call) -> tuple[int, Any]:
@@ -399,7 +425,10 @@ def launch(call: Call) -> tuple[int, Any]:
 
 # ---------------------------------------------------------------------------------- reporting
 def attendance(call: Call) -> tuple[int, Any]:
-    return 200, call.school.attendance(_class_by(call, call.query))
+    body = call.school.attendance(_class_by(call, call.query))
+    for session in body["sessions"]:
+        session["students"] = _listed(call, "attendance", session["students"])
+    return 200, body
 
 
 def metrics(call: Call) -> tuple[int, Any]:
@@ -432,7 +461,7 @@ def get_schedules(call: Call) -> tuple[int, Any]:
     v = Validator(call.query)
     class_id = v.string("class_id", required=True)
     v.check()
-    return 200, call.school.schedules(call.school.find_class(class_id=class_id))
+    return 200, _listed(call, "schedules", call.school.schedules(call.school.find_class(class_id=class_id)))
 
 
 def delete_schedule(call: Call) -> tuple[int, Any]:
@@ -458,7 +487,7 @@ def get_templates(call: Call) -> tuple[int, Any]:
     template_id = v.string("template_id")
     v.check()
     if template_id is MISSING:
-        return 200, call.school.list_templates()
+        return 200, _listed(call, "templates", call.school.list_templates())
     return 200, [call.school.get_template(template_id).to_api()]
 
 
@@ -533,8 +562,11 @@ def get_users(call: Call) -> tuple[int, Any]:
     if ident is not None:
         return 200, [call.school.find_user(*ident).to_api()]
     if page is MISSING and limit is MISSING:
-        return 200, call.school.list_users()
-    return 200, call.school.users_page(1 if page is MISSING else page, 100 if limit is MISSING else limit)
+        return 200, _listed(call, "users", call.school.list_users())
+    page, limit = 1 if page is MISSING else page, 100 if limit is MISSING else limit
+    if call.school.readings.repeats("users"):
+        return 200, paginate(_listed(call, "users", call.school.list_users()), page, limit, dict)
+    return 200, call.school.users_page(page, limit)
 
 
 def delete_user(call: Call) -> tuple[int, Any]:
@@ -594,10 +626,15 @@ def _api_routes(emu: "Emulator") -> list[Route]:
                 endpoint = methods[request.method if request.method != "HEAD" else "GET"]
                 try:
                     key = emu.keys.authenticate(request.headers.get("authorization"), emu.clock.now)
-                    require_scope(key, endpoint.scope)
+                    # validation-first (a reading): a read is validated and resolved before its scope is checked
+                    scope_first = endpoint.method != "GET" or emu.readings.scope_check_order == "scope-first"
+                    if scope_first:
+                        require_scope(key, endpoint.scope)
                     body = await _json_body(request) if endpoint.reads_body else {}
                     call = Call(emu.school, dict(request.query_params), body)
                     status, payload = endpoint.handler(call)
+                    if not scope_first:
+                        require_scope(key, endpoint.scope)
                 except ApiError as error:
                     return json_response(error.status, error.body, error.headers)
                 return json_response(status, payload)
@@ -642,6 +679,18 @@ def _admin_routes(emu: "Emulator") -> list[Route]:
                 return json_response(error.status, error.body)
         return json_response(200, emu.faults.to_json())
 
+    async def readings(request: Request) -> Response:
+        if request.method == "DELETE":
+            emu.readings = ApiReadings()
+        elif request.method in ("POST", "PATCH"):
+            try:
+                emu.readings = emu.readings.updated(await _json_body(request))
+            except (ValueError, TypeError) as error:
+                return json_response(400, {"error": str(error)})
+            except ApiError as error:
+                return json_response(error.status, error.body)
+        return json_response(200, emu.readings.to_json())
+
     async def keys(request: Request) -> Response:
         try:
             body = await _json_body(request)
@@ -661,6 +710,7 @@ def _admin_routes(emu: "Emulator") -> list[Route]:
         Route("/_emulator/clock", clock, methods=["GET", "POST"]),
         Route("/_emulator/requests", requests, methods=["GET", "DELETE"]),
         Route("/_emulator/faults", faults, methods=["GET", "POST", "PATCH"]),
+        Route("/_emulator/readings", readings, methods=["GET", "POST", "PATCH", "DELETE"]),
         Route("/_emulator/keys", keys, methods=["POST"]),
         Route("/_emulator/health", health, methods=["GET"]),
     ]

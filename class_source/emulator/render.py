@@ -23,16 +23,18 @@ _EVENT_TAILS = pa.array(
 )
 
 
-def events_json(activity: ClassActivity, indices: Sequence[int], person_prefix: Callable[[int], str]) -> bytes:
-    """The events at `indices` (ascending) as the API's JSON array.
+def events_json(activity: ClassActivity, indices: Sequence[int], person_prefix: Callable[[int], str],
+                ascending: bool = True) -> bytes:
+    """The events at `indices` (ascending, unless `ascending` is False: then in any order) as the
+    API's JSON array, in the order of `indices`.
 
     `person_prefix(person)` is `{"student_id":...,"email":...,"ext_person_id":...,"event_start":"`
     for one person, asked once per distinct person of the page.
     """
     if not indices:
         return b"[]"
-    low, high = indices[0], indices[-1] + 1
-    if high - low == len(indices):  # the usual page: every event in the range has ended
+    low, high = (indices[0], indices[-1] + 1) if ascending else (min(indices), max(indices) + 1)
+    if ascending and high - low == len(indices):  # the usual page: every event in the range has ended
         starts, ends, persons, codes = (_column(values[low:high]) for values in _columns(activity))
     else:
         positions = pa.array([i - low for i in indices], type=pa.int64())

@@ -28,16 +28,19 @@ from .activity import (
     generate_activity,
     key64,
     reported_duration,
+    splitmix64,
 )
 from .clock import Clock
 from .errors import BadRequest, NotFound, ValidationFailed
 from .generate import build_structure, new_uuid, unique_meeting_id
+from .readings import ApiReadings
 from .render import events_json
 from .records import ROLE_ORDER, ClassRecord, SchoolShape, Template, User
 from .timefmt import iso_ms, iso_s, parse_iso_ms
 
 F = TypeVar("F", bound=Callable[..., Any])
 _WRITE_SALT = 0x5EED_0F_0A11_0F_57A7E  # ids minted by writes come from their own seeded stream
+_UNORDERED_SALT = 0x0DD_0ADE5  # the "unordered" reading's order of events
 MISSING: Any = object()  # "field absent" as opposed to an explicit JSON null
 
 
@@ -59,10 +62,12 @@ def _name_from_email(email: str) -> tuple[str, str]:
 
 
 class School:
-    def __init__(self, seed: int, shape: SchoolShape, clock: Clock) -> None:
+    def __init__(self, seed: int, shape: SchoolShape, clock: Clock, readings: ApiReadings | None = None) -> None:
         self.seed = seed
         self.shape = shape
         self.clock = clock
+        # Which server the metrics pages play (readings.py); replaced whole, read once per page.
+        self.readings = readings if readings is not None else ApiReadings()
         self.lock = threading.RLock()
         built = build_structure(seed, shape)
         self.people = built.people
@@ -356,7 +361,8 @@ class School:
     # ------------------------------------------------------------------ activity
     def _activity(self, cls: ClassRecord, now: int) -> ClassActivity:
         started = bisect_right(cls.schedules, (now, math.inf))
-        validity = (cls.version, started)
+        pairs = self.readings.same_instant_values
+        validity = (cls.version, started, pairs)
 
         def build() -> ClassActivity:
             return generate_activity(
@@ -368,6 +374,7 @@ class School:
                 person_student_ids=self.people.student_id,
                 injected=list(cls.injected),
                 event_scale=self.shape.event_scale,
+                same_instant_values=pairs,
             )
 
         return self._cache.get(cls.class_id, validity, build)
@@ -427,7 +434,7 @@ class School:
             return []
         now = self.clock.now
         activity = self._activity(cls, now)
-        return self._event_dicts(activity, activity.visible_indices(now, starting_after, ending_before, limit))
+        return self._event_dicts(activity, self._page_indices(activity, now, starting_after, ending_before, limit))
 
     @_locked
     def metrics_page_json(self, cls: ClassRecord, *, starting_after: int | None, ending_before: int | None,
@@ -438,14 +445,38 @@ class School:
             return b"[]"
         now = self.clock.now
         activity = self._activity(cls, now)
-        indices = activity.visible_indices(now, starting_after, ending_before, limit)
+        indices = self._page_indices(activity, now, starting_after, ending_before, limit)
         p = self.people
 
         def person_prefix(person: int) -> str:
             return (f'{{"student_id":{_dumps(p.student_id[person])},"email":{_dumps(p.email[person])},'
                     f'"ext_person_id":{_dumps(p.ext_person_id[person])},"event_start":"')
 
-        return events_json(activity, indices, person_prefix)
+        return events_json(activity, indices, person_prefix, ascending=self.readings.metrics_order == "ascending")
+
+    def _page_indices(self, activity: ClassActivity, now: int, starting_after: int | None,
+                      ending_before: int | None, limit: int) -> list[int]:
+        """The events of one metrics page, in the order served, under the current readings."""
+        readings = self.readings
+        if readings.starting_after_ignored:
+            starting_after = None
+        size: int | None = None if readings.limit_ignored else limit
+        if readings.page_cap is not None:
+            size = readings.page_cap if size is None else min(size, readings.page_cap)
+        instant = readings.starting_after == "instant"
+        if readings.metrics_order == "unordered":
+            matching = self._arbitrary_order(activity, activity.visible_indices(
+                now, starting_after, ending_before, after_instant=instant))
+            return matching if size is None else matching[:size]
+        return activity.visible_indices(now, starting_after, ending_before, size, after_instant=instant,
+                                        newest_first=readings.metrics_order == "descending")
+
+    def _arbitrary_order(self, activity: ClassActivity, indices: list[int]) -> list[int]:
+        """`indices` sorted by a hash of each event (student, start, type/value): a fixed order that
+        has nothing to do with time, like a hash index's."""
+        starts, persons, codes, person_keys = activity.starts, activity.persons, activity.codes, self.people.key
+        salt = (self.seed ^ _UNORDERED_SALT) & 0xFFFF_FFFF_FFFF_FFFF
+        return sorted(indices, key=lambda i: splitmix64(salt ^ person_keys[persons[i]] ^ (starts[i] << 6 | codes[i])))
 
     @_locked
     def iter_metrics(self, class_id: str) -> Iterator[dict[str, Any]]:
@@ -480,7 +511,7 @@ class School:
                     sessions=[(sid, start, end) for start, end, sid in cls.schedules[:started]],
                     roster=list(cls.roster), person_keys=self.people.key,
                     person_student_ids=self.people.student_id, injected=list(cls.injected),
-                    event_scale=self.shape.event_scale,
+                    event_scale=self.shape.event_scale, same_instant_values=self.readings.same_instant_values,
                 )
             total += activity.count_visible(now)
         return total
@@ -580,20 +611,7 @@ class School:
 
     @_locked
     def users_page(self, page: int, limit: int) -> dict[str, Any]:
-        ordered = list(self.users.values())
-        total = len(ordered)
-        total_pages = math.ceil(total / limit)
-        chunk = ordered[(page - 1) * limit: page * limit]
-        return {
-            "data": [u.to_api() for u in chunk],
-            "pagination": {
-                "total_records": total,
-                "current_page": page,
-                "total_pages": total_pages,
-                "next_page": page + 1 if page < total_pages else None,
-                "prev_page": page - 1 if page > 1 else None,
-            },
-        }
+        return paginate(list(self.users.values()), page, limit, User.to_api)
 
     @_locked
     def find_user(self, field: str, value: Any) -> User:
@@ -698,6 +716,25 @@ class School:
             "attendance": attendance,
             "metrics": metrics,
         }
+
+
+R = TypeVar("R")
+
+
+def paginate(records: list[R], page: int, limit: int, to_api: Callable[[R], Any]) -> dict[str, Any]:
+    """The documented pagination envelope of page `page` (from 1) of `records`, `limit` a page."""
+    total = len(records)
+    total_pages = math.ceil(total / limit)
+    return {
+        "data": [to_api(r) for r in records[(page - 1) * limit: page * limit]],
+        "pagination": {
+            "total_records": total,
+            "current_page": page,
+            "total_pages": total_pages,
+            "next_page": page + 1 if page < total_pages else None,
+            "prev_page": page - 1 if page > 1 else None,
+        },
+    }
 
 
 def _dumps(value: Any) -> str:
