@@ -1,0 +1,65 @@
+"""The one entry point for a run (class_source/runner.py): migrations of what older class-elt versions wrote."""
+
+from __future__ import annotations
+
+import json
+
+import dlt
+import duckdb
+
+from class_source import class_source
+from class_source.emulator import Emulator
+from class_source.runner import load
+from tests.test_bad_data import TamperingTransport, json_tamper
+
+OLD_METRICS_KEY = ("class_id", "student_id", "event_type", "event_start")
+
+
+def without_hand_values(events):
+    """RAISED_HAND events arrive without a value (the API reference documents 0/1)."""
+    return [dict(event, event_value=None) if event["event_type"] == "RAISED_HAND" else event for event in events]
+
+
+def test_a_warehouse_keyed_without_event_value_is_migrated_once_and_stays_exact(tmp_path):
+    emulator = Emulator(seed=41, classes=3)
+    database = tmp_path / "old.duckdb"
+    pipeline = dlt.pipeline(
+        pipeline_name="migrated", destination=dlt.destinations.duckdb(str(database)), dataset_name="class_data",
+        pipelines_dir=str(tmp_path / "pipelines"),
+    )
+
+    def source():
+        transport = TamperingTransport(emulator, "/api/v1/reporting/metrics", json_tamper(without_hand_values))
+        return class_source(base_url="http://127.0.0.1:1", api_key=key, transport=transport).with_resources("classes", "metrics")
+
+    key = emulator.mint_key()
+    old = source()
+    old.metrics.apply_hints(primary_key=list(OLD_METRICS_KEY))  # what class-elt 0.1 declared
+    said: list[str] = []
+    load(pipeline, old, build_models=False, say=said.append)
+    with duckdb.connect(str(database)) as con:  # ... and how it stored events without a value
+        nulls = con.execute("update class_data.metrics set event_value = null where event_value = '' returning 1").fetchall()
+        rows_before = con.execute("select count(*) from class_data.metrics").fetchone()[0]
+    assert len(nulls) > 10
+
+    said.clear()
+    load(pipeline, source(), build_models=False, say=said.append)  # re-reads the last 24 h of every class
+    notes = [line for line in said if "event_value is now part of an event's key" in line]
+    assert notes == [
+        "metrics: event_value is now part of an event's key (two values at one instant are two events); "
+        f"{len(nulls)} stored event(s) without a value now have event_value ''. Nothing else changes."
+    ]
+    with duckdb.connect(str(database), read_only=True) as con:
+        assert con.execute("select count(*) from class_data.metrics").fetchone()[0] == rows_before
+        assert con.execute("select count(*) from class_data.metrics where event_value is null").fetchone()[0] == 0
+        duplicates = con.execute(
+            "select count(*) from (select 1 from class_data.metrics"
+            " group by class_id, student_id, event_type, event_start, event_value having count(*) > 1)"
+        ).fetchone()[0]
+    assert duplicates == 0
+    schema = json.loads(pipeline.default_schema.to_pretty_json())
+    assert schema["tables"]["metrics"]["columns"]["event_value"].get("primary_key") is True
+
+    said.clear()
+    load(pipeline, source(), build_models=False, say=said.append)
+    assert not [line for line in said if "event_value" in line]  # once only
