@@ -174,13 +174,17 @@ def _metrics(
     session: ApiSession, lookback_s: int, start_s: Optional[int], end_s: Optional[int], page_size: int
 ) -> Iterator[pa.Table]:
     backfill = end_s is not None  # an explicit window: read it, leave the cursors alone
-    cursors: dict[str, int] = dlt.current.resource_state().setdefault("last_event_start_ms", {})
+    state = dlt.current.resource_state()
+    cursors: dict[str, int] = state.setdefault("last_event_start_ms", {})
     class_ids = session.directory().regular_ids
     starting_after = {
         class_id: _metrics_starting_after(None if backfill else cursors.get(class_id), lookback_s, start_s)
         for class_id in class_ids
     }
-    server = ServerPageSize(page_size)
+    # a server seen filling pages of this size in an earlier run is trusted to keep doing so (were it
+    # to start capping them, the events past a capped page land one run later: cursors only pass
+    # events loaded); otherwise this run confirms short pages until it sees a full one
+    server = ServerPageSize(page_size, fills_pages=state.get("server_fills_pages_of", 0) >= page_size)
     session.progress.start("metrics", len(class_ids))
 
     def fetch(class_id: str):  # type: ignore[no-untyped-def]
@@ -209,6 +213,8 @@ def _metrics(
         session.progress.advance("metrics", rows=table.num_rows)
         yield from batch.add(table)
     yield from batch.flush()
+    if server.fills_pages:
+        state["server_fills_pages_of"] = max(page_size, state.get("server_fills_pages_of", 0))
     if server.confirmations:
         logger.info("metrics: %d request(s) confirmed that a short page ended its class", server.confirmations)
 

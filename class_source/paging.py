@@ -41,12 +41,13 @@ class ServerPageSize:
     The reference gives `limit` only as a maximum, so a page shorter than `limit` proves that a class
     has no more events only once the server is known to fill its pages: after any page of `limit`
     events, or, on a server seen to cap pages lower, for pages shorter than that cap. Until then a
-    short page is confirmed with one more request (`confirmations` counts them). One per run.
+    short page is confirmed with one more request (`confirmations` counts them). One per run;
+    `fills_pages` carries what an earlier run saw.
     """
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, fills_pages: bool = False) -> None:
         self.limit = limit
-        self.fills_pages = False
+        self.fills_pages = fills_pages
         self.cap: int | None = None
         self.confirmations = 0
 
