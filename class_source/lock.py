@@ -76,7 +76,8 @@ def dataset_lock_path(pipeline: Any) -> tuple[Path, str]:
     host = getattr(credentials, "host", None)
     if host is None and database and pipeline.destination.destination_name in ("duckdb",):
         database_file = Path(str(database)).resolve()
-        return database_file.with_name(f"{database_file.name}.{dataset}.class-elt.lock"), f"dataset {dataset} of {database_file}"
+        lock_file = database_file.with_name(f".{database_file.name}.{dataset}.class-elt-lock")  # hidden, beside the file
+        return lock_file, f"dataset {dataset} of {database_file}"
     bucket = getattr(config, "bucket_url", None)
     location = str(bucket) if bucket else f"{host or ''}:{getattr(credentials, 'port', '') or ''}/{database or ''}"
     name = f"{pipeline.destination.destination_name} {location} dataset {dataset}"
