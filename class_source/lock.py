@@ -46,9 +46,10 @@ def run_lock(working_dir: str | Path, pipeline_name: str) -> Iterator[None]:
 @contextmanager
 def dataset_lock(pipeline: Any) -> Iterator[None]:
     """Hold the destination dataset `pipeline` writes, whoever else writes it (another working
-    directory, another tool built on the source)."""
+    directory, another tool built on the source); on Postgres also with an advisory lock of the
+    server, which covers runs on other machines."""
     path, where = dataset_lock_path(pipeline)
-    with _file_lock(path, f"run writing {where}"):
+    with _file_lock(path, f"run writing {where}"), _postgres_advisory_lock(pipeline, where):
         yield
 
 
@@ -83,6 +84,30 @@ def dataset_lock_path(pipeline: Any) -> tuple[Path, str]:
     name = f"{pipeline.destination.destination_name} {location} dataset {dataset}"
     digest = hashlib.sha256(name.encode()).hexdigest()[:24]
     return _lock_folder() / f"{digest}.lock", f"dataset {dataset} on {pipeline.destination.destination_name} {location}"
+
+
+@contextmanager
+def _postgres_advisory_lock(pipeline: Any, where: str) -> Iterator[None]:
+    if pipeline.destination.destination_name != "postgres":
+        yield
+        return
+    import psycopg2
+
+    credentials = pipeline.destination_client().config.credentials
+    key = int.from_bytes(hashlib.sha256(f"class-elt {credentials.database} {pipeline.dataset_name}".encode()).digest()[:8], "big", signed=True)
+    connection = psycopg2.connect(credentials.to_native_representation())
+    try:
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", (key,))
+            if not cursor.fetchone()[0]:
+                raise RunLockedError(
+                    f"another class-elt run writing {where} is active (it holds the server's advisory lock {key}); "
+                    "wait for it to finish, or stop it, then run again"
+                )
+        yield
+    finally:
+        connection.close()  # ends the session: the server releases its advisory locks
 
 
 def _lock_folder() -> Path:

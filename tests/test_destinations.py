@@ -143,6 +143,36 @@ def postgres_dataset(postgres_url: str) -> Iterator[str]:
 
 
 @pytest.mark.postgres
+def test_a_run_on_a_postgres_schema_another_machine_is_loading_is_refused(workdir, monkeypatch, capsys, postgres_url, postgres_dataset):
+    """Another machine's run holds the schema through the server's advisory lock (no local lock file
+    can see it): the run is refused in one line and loads nothing; once it is released, it loads."""
+    import hashlib
+
+    import psycopg2
+
+    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", postgres_url)
+    emulator = Emulator(seed=8, classes=2)
+    key = int.from_bytes(hashlib.sha256(f"class-elt test {postgres_dataset}".encode()).digest()[:8], "big", signed=True)
+    other_machine = psycopg2.connect(postgres_url)
+    other_machine.autocommit = True
+    with other_machine.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", (key,))
+    run = ["run", "--destination", "postgres", "--dataset-name", postgres_dataset, "--no-models"]
+    with emulator.serve() as base_url:
+        point_at(monkeypatch, base_url, emulator.mint_key())
+        try:
+            capsys.readouterr()
+            assert main(run) == 1
+            refused = capsys.readouterr().err.strip().splitlines()
+            assert len(refused) == 1 and f"another class-elt run writing dataset {postgres_dataset} on postgres" in refused[0], refused
+            assert postgres_execute(postgres_url, f"select 1 from information_schema.tables where table_schema = '{postgres_dataset}'")[1] == []
+        finally:
+            other_machine.close()
+        assert main(run) == 0
+    assert len(postgres_rows(postgres_url, postgres_dataset, "classes")) == len(emulator.school.ground_truth()["classes"])
+
+
+@pytest.mark.postgres
 def test_postgres_run_is_exact_idempotent_incremental_and_builds_the_models(
     workdir, monkeypatch, capsys, postgres_url, postgres_dataset
 ):
