@@ -117,10 +117,37 @@ def make_destination(name: str, *, validate: bool = True, **options: Any) -> tup
         # dlt 1.31 leaves DuckDB's transactions off: a replace/merge is a DELETE then an INSERT,
         # committed separately, so a reader (or a kill) between them sees a half-loaded table
         options.setdefault("supports_transactions", True)
+    if short == "postgres" and "credentials" not in options:
+        credentials = _postgres_credentials_the_libpq_way()
+        if credentials is not None:
+            options["credentials"] = credentials
     destination = getattr(dlt.destinations, short)(**options)
     if validate:
         _require_configuration(short, destination)
     return destination, run_kwargs
+
+
+def _postgres_credentials_the_libpq_way() -> Any:
+    """The configured Postgres connection string, accepted without a password as libpq accepts it
+    (trust authentication, ~/.pgpass, PGPASSWORD), where dlt would insist on one; None when the
+    credentials are not a connection string (dlt resolves and checks them as usual)."""
+    import os
+
+    import dlt
+    from dlt.destinations.impl.postgres.configuration import PostgresCredentials
+
+    configured = dlt.secrets.get("destination.postgres.credentials")
+    if not isinstance(configured, str) or "://" not in configured:
+        return None
+    credentials = PostgresCredentials()
+    try:
+        credentials.parse_native_representation(configured)
+    except Exception:  # noqa: BLE001 - let dlt's own resolution name what is wrong
+        return None
+    if credentials.password is None:
+        # an empty password makes libpq look in ~/.pgpass; PGPASSWORD must be passed on explicitly
+        credentials.password = os.environ.get("PGPASSWORD", "")
+    return credentials
 
 
 # filled in by the pipeline, not by the user

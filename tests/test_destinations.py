@@ -173,6 +173,20 @@ def test_a_run_on_a_postgres_schema_another_machine_is_loading_is_refused(workdi
 
 
 @pytest.mark.postgres
+def test_a_postgres_url_without_a_password_loads_as_libpq_would_connect(workdir, monkeypatch, postgres_url, postgres_dataset):
+    """The local server trusts loopback: `postgresql://postgres@127.0.0.1:5432/test` is a valid libpq URL
+    (trust, ~/.pgpass or PGPASSWORD supply the rest), and dlt alone would refuse it for lack of a password."""
+    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", "postgresql://postgres@127.0.0.1:5432/test")
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    emulator = Emulator(seed=9, classes=2)
+    with emulator.serve() as base_url:
+        point_at(monkeypatch, base_url, emulator.mint_key())
+        assert main(["run", "--destination", "postgres", "--dataset-name", postgres_dataset, "--no-models",
+                     "--resources", "classes,templates"]) == 0
+    assert len(postgres_rows(postgres_url, postgres_dataset, "templates")) == len(emulator.school.ground_truth()["templates"])
+
+
+@pytest.mark.postgres
 def test_postgres_run_is_exact_idempotent_incremental_and_builds_the_models(
     workdir, monkeypatch, capsys, postgres_url, postgres_dataset
 ):
