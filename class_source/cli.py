@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import RESOURCES
+from . import RESOURCES, project
 from .client import ClassApiError
 from .records import RecordError
 
@@ -110,7 +110,6 @@ def _is_model_error(exc: BaseException) -> bool:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    import dlt
 
     from . import class_source
     from .destinations import adapt_source, make_destination, models_target
@@ -119,7 +118,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     resources = _resource_list(args.resources)
     destination, run_kwargs = make_destination(args.destination)
-    pipeline = dlt.pipeline(pipeline_name=args.pipeline_name, destination=destination, dataset_name=args.dataset_name)
+    pipeline = project.pipeline(args.pipeline_name, destination, args.dataset_name)
     models = models_target(pipeline, args.models_database)  # a wrong option fails before anything runs
     progress = TerminalProgress()
     source = class_source(progress=progress)
@@ -148,15 +147,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     api_key = emulator.mint_key()
     with emulator.serve(host="127.0.0.1", port=0) as base_url:
         print(f"emulator serving at {base_url}; loading into {database}")
-        pipeline = dlt.pipeline(
-            pipeline_name="class_demo",
-            destination=dlt.destinations.duckdb(str(database), supports_transactions=True),  # see destinations.py
-            dataset_name=DEFAULT_DATASET,
+        pipeline = project.pipeline(
+            project.DEMO_PIPELINE,
+            dlt.destinations.duckdb(str(database), supports_transactions=True),  # see destinations.py
+            DEFAULT_DATASET,
         )
         progress = TerminalProgress()
         source = adapt_source(class_source(base_url=base_url, api_key=api_key, progress=progress), pipeline.destination, {})
         load(pipeline, source, progress, full_refresh=True, build_models=True)
-    print(f"\nquery it:  duckdb {database} \"select * from {DEFAULT_DATASET}.fct_session_attendance limit 10\"")
+    print(f"\nquery it:  uv run class-elt sql --pipeline-name {project.DEMO_PIPELINE} "
+          f"\"select * from {DEFAULT_DATASET}.fct_session_attendance limit 10\"")
     return 0
 
 
@@ -191,14 +191,37 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    import dlt
 
     from .destinations import make_destination, models_target
     from .runner import build
 
+    name = args.pipeline_name
+    if not project.has_run(name):
+        if name != PIPELINE_NAME or not project.has_run(project.DEMO_PIPELINE):
+            raise CliError(
+                f"pipeline {name!r} has not loaded anything in this project ({project.pipelines_dir()}): "
+                "run `class-elt run` first, or name the pipeline that did with --pipeline-name"
+            )
+        print(f"pipeline {name!r} has not run here; building the models of the demo's pipeline {project.DEMO_PIPELINE!r}")
+        name = project.DEMO_PIPELINE
     destination, _ = make_destination(args.destination)
-    pipeline = dlt.pipeline(pipeline_name=args.pipeline_name, destination=destination, dataset_name=args.dataset_name)
+    pipeline = project.pipeline(name, destination, args.dataset_name)
     build(models_target(pipeline, args.models_database))
+    return 0
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    from .destinations import make_destination
+    from .sql import print_query
+
+    if not project.has_run(args.pipeline_name):
+        raise CliError(
+            f"pipeline {args.pipeline_name!r} has not loaded anything in this project ({project.pipelines_dir()}): "
+            f"run `class-elt run` (or `class-elt demo`, then --pipeline-name {project.DEMO_PIPELINE}) first"
+        )
+    destination, _ = make_destination(args.destination)
+    pipeline = project.pipeline(args.pipeline_name, destination, args.dataset_name)
+    print_query(pipeline, args.query, max_rows=args.max_rows)
     return 0
 
 
@@ -268,6 +291,12 @@ def _parser() -> argparse.ArgumentParser:
     models = commands.add_parser("models", help="build the SQL models in sql/ on the loaded dataset")
     warehouse_options(models)
     models.set_defaults(command=cmd_models)
+
+    sql = commands.add_parser("sql", help="run one SQL query on the warehouse and print the result as a table")
+    sql.add_argument("query", help='e.g. "select * from class_data.dim_classes limit 5"')
+    warehouse_options(sql)
+    sql.add_argument("--max-rows", type=_positive_int, default=40, help="rows printed at most (default: 40)")
+    sql.set_defaults(command=cmd_sql)
 
     emulator = commands.add_parser("emulator", help="serve a synthetic Class API on loopback")
     emulator.add_argument("--host", default="127.0.0.1")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import RESOURCES
-from .lock import dataset_lock, run_lock
+from .lock import dataset_lock, dataset_lock_path, run_lock
 
 __all__ = ["build", "load"]
 
@@ -37,6 +37,7 @@ def load(
     table_format); `models` is where the models are built (destinations.models_target: the pipeline
     itself, or a lake's DuckDB file)."""
     started = time.monotonic()
+    where = dataset_lock_path(pipeline)[1]
     with run_lock(pipeline.working_dir, pipeline.pipeline_name), dataset_lock(pipeline):
         _finish_interrupted_normalize_commit(pipeline)
         if pipeline.has_pending_data:
@@ -58,7 +59,7 @@ def load(
         load_seconds = time.monotonic() - started
         normalized = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
         row_counts = normalized.row_counts if normalized else {}
-        say(f"loaded {info.dataset_name} on {pipeline.destination.destination_name} in {load_seconds:.1f}s")
+        say(f"loaded {info.dataset_name} on {pipeline.destination.destination_name} in {load_seconds:.1f}s: {where}")
         _say_table_counts(pipeline, row_counts, say)
         if build_models:
             build(models if models is not None else pipeline, say)

@@ -12,9 +12,7 @@ completed first, models built after the load.
 import os
 import sys
 
-import dlt
-
-from class_source import class_source
+from class_source import class_source, project
 from class_source.destinations import adapt_source, make_destination, models_target
 from class_source.cli import expected_failure
 from class_source.runner import load
@@ -22,7 +20,7 @@ from class_source.runner import load
 
 def main() -> int:
     destination, run_kwargs = make_destination(os.environ.get("CLASS_ELT_DESTINATION", "duckdb"))
-    pipeline = dlt.pipeline(pipeline_name="class_elt", destination=destination, dataset_name="class_data")
+    pipeline = project.pipeline("class_elt", destination, "class_data")  # state in ./.class-elt, as class-elt's
     source = adapt_source(class_source(), pipeline.destination, run_kwargs)
     load(pipeline, source, run_kwargs=run_kwargs, models=models_target(pipeline))
     return 0
