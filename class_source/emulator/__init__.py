@@ -89,7 +89,8 @@ class Emulator:
         """Takes effect on the next request (the school holds them; see School.readings)."""
         if not isinstance(readings, ApiReadings):
             raise TypeError(f"readings must be an ApiReadings, got {type(readings).__name__}")
-        self.school.readings = readings
+        with self.school.lock:  # never between two steps of a page being served
+            self.school.readings = readings
 
     def mint_key(self, scopes: Iterable[str] = ALL_SCOPES, expires_at: int | None = None,
                  secret: str | None = None) -> str:

@@ -157,8 +157,8 @@ class ClassActivity:
 
 # Packed event key, most significant first: event_start ms | student rank (20 bits) | event type
 # (4 bits) | type/value code (6 bits) | event_end - event_start (32 bits). Sorting these ints is the
-# API order (event_start, student_id, event_type, event_value); `key >> 42` is the identity
-# (event_start, student, type) that must be unique.
+# API order (event_start, student_id, event_type, event_value); `key >> 38` is the identity
+# (event_start, student, type) that must be unique (`key >> 32`, with the value, under same_instant_values).
 _RANK_BITS, _TC_BITS, _DUR_BITS = 20, 10, 32
 MAX_EVENT_SPAN_MS = (1 << _DUR_BITS) - 1
 MAX_STUDENTS_PER_CLASS = 1 << _RANK_BITS

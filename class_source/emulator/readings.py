@@ -77,9 +77,11 @@ class ApiReadings:
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
         object.__setattr__(self, "repeated_records", _listings(self.repeated_records))
 
-    @property
-    def is_default(self) -> bool:
-        return self == ApiReadings()
+    def summary(self) -> str:
+        """One line naming the readings that differ from the emulator's own (for a startup banner)."""
+        default = ApiReadings().to_json()
+        changed = [f"{name}={_flag_value(value)}" for name, value in self.to_json().items() if value != default[name]]
+        return ", ".join(changed) if changed else "the emulator's own (defaults)"
 
     def repeats(self, listing: str) -> bool:
         return listing in self.repeated_records
@@ -105,6 +107,12 @@ def repeat_one(records: list[T]) -> list[T]:
     if not records:
         return records
     return [*records, records[len(records) // 2]]
+
+
+def _flag_value(value: object) -> str:
+    if isinstance(value, list):
+        return ",".join(value)
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _choice(name: str, value: object, allowed: tuple[str, ...]) -> None:

@@ -434,7 +434,8 @@ class School:
             return []
         now = self.clock.now
         activity = self._activity(cls, now)
-        return self._event_dicts(activity, self._page_indices(activity, now, starting_after, ending_before, limit))
+        return self._event_dicts(activity, self._page_indices(activity, now, starting_after, ending_before, limit,
+                                                              self.readings))
 
     @_locked
     def metrics_page_json(self, cls: ClassRecord, *, starting_after: int | None, ending_before: int | None,
@@ -445,19 +446,19 @@ class School:
             return b"[]"
         now = self.clock.now
         activity = self._activity(cls, now)
-        indices = self._page_indices(activity, now, starting_after, ending_before, limit)
+        readings = self.readings
+        indices = self._page_indices(activity, now, starting_after, ending_before, limit, readings)
         p = self.people
 
         def person_prefix(person: int) -> str:
             return (f'{{"student_id":{_dumps(p.student_id[person])},"email":{_dumps(p.email[person])},'
                     f'"ext_person_id":{_dumps(p.ext_person_id[person])},"event_start":"')
 
-        return events_json(activity, indices, person_prefix, ascending=self.readings.metrics_order == "ascending")
+        return events_json(activity, indices, person_prefix, ascending=readings.metrics_order == "ascending")
 
     def _page_indices(self, activity: ClassActivity, now: int, starting_after: int | None,
-                      ending_before: int | None, limit: int) -> list[int]:
-        """The events of one metrics page, in the order served, under the current readings."""
-        readings = self.readings
+                      ending_before: int | None, limit: int, readings: ApiReadings) -> list[int]:
+        """The events of one metrics page, in the order served, under `readings`."""
         if readings.starting_after_ignored:
             starting_after = None
         size: int | None = None if readings.limit_ignored else limit

@@ -187,6 +187,25 @@ def test_readings_other_than_same_instant_values_leave_the_ground_truth_alone(re
     assert Emulator(seed=9, classes=4, readings=readings).school.ground_truth() == Emulator(seed=9, classes=4).school.ground_truth()
 
 
+METRICS_READINGS = SERVER_ONLY_READINGS + [
+    ApiReadings(page_cap=3),
+    ApiReadings(same_instant_values=True, metrics_order="descending", starting_after="instant"),
+]
+
+
+@pytest.mark.parametrize("readings", METRICS_READINGS, ids=lambda r: r.summary())
+def test_the_json_path_renders_the_dict_path_byte_for_byte_under_every_reading(readings: ApiReadings) -> None:
+    emu = Emulator(seed=11, classes=3, event_scale=1.5, readings=readings)
+    school = emu.school
+    for class_id in school.class_ids():
+        cls = school.classes[class_id]
+        middle = emu.clock.now - 20 * 86400
+        for after, limit in ((None, 1000), (middle, 17), (middle, 1)):
+            expected = school.metrics_page(cls, starting_after=after, ending_before=None, limit=limit)
+            rendered = school.metrics_page_json(cls, starting_after=after, ending_before=None, limit=limit)
+            assert rendered == json.dumps(expected, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
 # ------------------------------------------------------------------ switching at run time
 def test_readings_switch_at_run_time_through_the_admin_route(world: World) -> None:
     api, b = world.api, world.b
@@ -421,6 +440,12 @@ def test_command_line_flags_choose_the_readings() -> None:
         repeated_records=("classes", "users"), starting_after_ignored=True, scope_check_order="validation-first")
     assert _parse(["--repeated-records", "all"]).repeated_records == set(
         ("classes", "deferred_classes", "enrollments", "schedules", "attendance", "templates", "users"))
+
+
+def test_the_summary_names_only_what_differs_from_the_defaults() -> None:
+    assert ApiReadings().summary() == "the emulator's own (defaults)"
+    assert ApiReadings(starting_after="instant", page_cap=250, limit_ignored=True, repeated_records=("users", "classes")).summary() == (
+        "starting_after=instant, page_cap=250, limit_ignored=true, repeated_records=classes,users")
 
 
 @pytest.mark.parametrize("argv, named", [
