@@ -227,6 +227,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
 def cmd_emulator(args: argparse.Namespace) -> int:
     from .emulator import ALL_SCOPES, Emulator, FaultConfig
+    from .emulator.readings import readings_from_args
 
     scopes = tuple(s.strip() for s in args.scopes.split(",") if s.strip()) if args.scopes else ALL_SCOPES
     unknown = sorted(set(scopes) - set(ALL_SCOPES))
@@ -234,9 +235,15 @@ def cmd_emulator(args: argparse.Namespace) -> int:
         raise CliError(f"unknown scope(s) {', '.join(unknown)}; known: {', '.join(ALL_SCOPES)}")
     if not 0 <= args.fault_rate <= 1:
         raise CliError(f"--fault-rate must be between 0 and 1, got {args.fault_rate}")
+    try:
+        readings = readings_from_args(args)
+    except ValueError as error:
+        raise CliError(f"emulator readings: {error}") from None
     emulator = Emulator(
-        seed=args.seed, classes=args.classes, latency_ms=args.latency_ms, faults=FaultConfig(rate=args.fault_rate)
+        seed=args.seed, classes=args.classes, latency_ms=args.latency_ms, faults=FaultConfig(rate=args.fault_rate),
+        readings=readings,
     )
+    print(f"API readings: {readings.summary()}", file=sys.stderr)
     api_key = emulator.mint_key(scopes=scopes)
     print(f"export SOURCES__CLASS_API__BASE_URL=http://{args.host}:{args.port}")
     print(f"export SOURCES__CLASS_API__API_KEY={api_key}")
@@ -306,6 +313,9 @@ def _parser() -> argparse.ArgumentParser:
     emulator.add_argument("--latency-ms", type=_non_negative_float, default=0.0)
     emulator.add_argument("--fault-rate", type=float, default=0.0)
     emulator.add_argument("--scopes", help="comma-separated scopes for the minted key (default: all)")
+    from .emulator.readings import add_reading_arguments  # readings.py itself needs only the standard library
+
+    add_reading_arguments(emulator)
     emulator.set_defaults(command=cmd_emulator)
     return parser
 
