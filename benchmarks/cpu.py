@@ -127,7 +127,7 @@ def one_main(argv: list[str]) -> int:
 
     import dlt
 
-    from class_source import class_source
+    from class_source import embedded_source
     from class_source.destinations import adapt_source
     from class_source.emulator import Emulator
 
@@ -164,7 +164,7 @@ def one_main(argv: list[str]) -> int:
         dataset_name=dataset,
         pipelines_dir=str(Path(args.workdir) / "pipelines"),
     )
-    source = class_source(
+    source = embedded_source(
         base_url="http://127.0.0.1:1", api_key=api_key, max_concurrency=args.concurrency, transport=emulator.transport()
     ).with_resources("metrics")
     source = adapt_source(source, pipeline.destination, run_kwargs)  # as `class-elt run` does

@@ -49,7 +49,7 @@ def main() -> int:
 
     import dlt
 
-    from class_source import class_source
+    from class_source import embedded_source
     from class_source.emulator import Emulator
     from class_source.models import build_models
 
@@ -75,7 +75,7 @@ def main() -> int:
     print(f"school: {args.classes:,} classes (seed {args.seed}), {events:,} visible events, generated in {generate_s:.1f}s")
     print(f"destination: {args.destination}, dataset {dataset}" + (f", file {workdir / 'warehouse.duckdb'}" if args.destination == "duckdb" else ""))
 
-    source = class_source(
+    source = embedded_source(
         base_url="http://127.0.0.1:1", api_key=emulator.mint_key(), max_concurrency=args.concurrency,
         transport=emulator.transport(),
     )

@@ -9,13 +9,17 @@ state and therefore committed in the same load package as the events it covers.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import functools
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, Optional
 
 import logging
 
 import dlt
 from dlt.common.typing import TSecretStrValue
+import httpx
 import pendulum
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -31,7 +35,7 @@ from .session import ApiSession
 
 logger = logging.getLogger("class_elt")
 
-__all__ = ["class_source", "KEYS", "RESOURCES", "METRICS_KEY", "ROSTER_HISTORY"]
+__all__ = ["class_source", "embedded_source", "KEYS", "RESOURCES", "METRICS_KEY", "ROSTER_HISTORY"]
 
 RESOURCES: tuple[str, ...] = tuple(RESOURCE_SCOPES)
 # natural keys: what makes a record unique in its table (two values at one instant are two events)
@@ -64,11 +68,8 @@ def class_source(
     metrics_page_size: int = 1000,
     pii: str = "keep",
     pii_salt: Optional[TSecretStrValue] = None,
-    transport: Optional[Any] = None,
-    progress: Optional[Any] = None,
 ) -> Any:
-    """All of an organization's Class data. `transport` (an httpx transport) and `progress` are for
-    embedding: the tests pass the in-process emulator, the CLI a live progress line."""
+    """All of an organization's Class data (every argument is configuration: see README)."""
     if lookback_hours < 0:
         raise ConfigError(f"lookback_hours must be >= 0, got {lookback_hours}")
     if not 1 <= metrics_page_size <= 1000:
@@ -83,8 +84,8 @@ def class_source(
         timeout_s=request_timeout_s,
         max_retries=max_retries,
         skip_missing_scopes=skip_missing_scopes,
-        transport=transport,
-        progress=progress if isinstance(progress, Progress) else None,
+        transport=_EMBEDDING.get().transport,
+        progress=_EMBEDDING.get().progress,
         pii=PiiPolicy(pii, pii_salt),
     )
     return (
@@ -99,7 +100,41 @@ def class_source(
     )
 
 
+@dataclass(frozen=True)
+class _Embedding:
+    transport: Optional[httpx.AsyncBaseTransport] = None
+    progress: Optional[Progress] = None
+
+
+_EMBEDDING: ContextVar[_Embedding] = ContextVar("class_elt_embedding", default=_Embedding())
+
+
+def embedded_source(
+    *, transport: Optional[httpx.AsyncBaseTransport] = None, progress: Optional[Progress] = None, **config: Any
+) -> Any:
+    """`class_source(**config)` whose requests go through `transport` (e.g. the in-process emulator's)
+    and whose progress goes to `progress` (e.g. the CLI's live line). Neither is configuration, so
+    neither is a parameter of the dlt source, where dlt would inject it from config or environment."""
+    token = _EMBEDDING.set(_Embedding(transport, progress))
+    try:
+        return class_source(**config)
+    finally:
+        _EMBEDDING.reset(token)
+
+
+def _extracting(resource: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
+    """The API is open while a resource extracts: the last one to finish closes it."""
+
+    @functools.wraps(resource)
+    def extract(session: ApiSession, *args: Any) -> Iterator[Any]:
+        with session.using():
+            yield from resource(session, *args)
+
+    return extract
+
+
 @dlt.resource(name="classes", primary_key=KEYS["classes"], write_disposition="replace")
+@_extracting
 def classes(session: ApiSession) -> Iterator[pa.Table]:
     """Regular (scheduled) classes from GET /classes, replaced in full every run."""
     if _runnable(session, "classes"):
@@ -107,6 +142,7 @@ def classes(session: ApiSession) -> Iterator[pa.Table]:
 
 
 @dlt.resource(name="deferred_classes", primary_key=KEYS["deferred_classes"], write_disposition="replace")
+@_extracting
 def deferred_classes(session: ApiSession) -> Iterator[pa.Table]:
     """Deferred class records from GET /classes?deferred=true, replaced in full every run."""
     if _runnable(session, "deferred_classes"):
@@ -115,6 +151,7 @@ def deferred_classes(session: ApiSession) -> Iterator[pa.Table]:
 
 
 @dlt.resource(name="users", primary_key=KEYS["users"], write_disposition="replace", columns=column_hints("users"))
+@_extracting
 def users(session: ApiSession) -> Iterator[list[dict[str, Any]]]:
     """Users (instructors, admins) from GET /users, 1,000 per page, pages fetched concurrently."""
     if _runnable(session, "users"):
@@ -124,6 +161,7 @@ def users(session: ApiSession) -> Iterator[list[dict[str, Any]]]:
 
 
 @dlt.resource(name="templates", primary_key=KEYS["templates"], write_disposition="replace")
+@_extracting
 def templates(session: ApiSession) -> Iterator[pa.Table]:
     """Class templates from GET /templates, replaced in full every run."""
     if _runnable(session, "templates"):
@@ -132,6 +170,7 @@ def templates(session: ApiSession) -> Iterator[pa.Table]:
 
 
 @dlt.resource(name="enrollments", write_disposition=ROSTER_HISTORY, columns=column_hints("enrollments"), parallelized=True)
+@_extracting
 def enrollments(session: ApiSession) -> Iterator[list[dict[str, Any]]]:
     """Rosters of every regular and deferred class (one request per class), kept as SCD2 history: a
     changed or removed enrollment gets `_dlt_valid_to` set, the current roster has it null."""
@@ -142,6 +181,7 @@ def enrollments(session: ApiSession) -> Iterator[list[dict[str, Any]]]:
 
 
 @dlt.resource(name="schedules", primary_key=KEYS["schedules"], write_disposition="replace", parallelized=True)
+@_extracting
 def schedules(session: ApiSession) -> Iterator[pa.Table]:
     """Class dates of every regular and deferred class (GET /schedules per class), unix times as UTC timestamps."""
     if _runnable(session, "schedules"):
@@ -149,6 +189,7 @@ def schedules(session: ApiSession) -> Iterator[pa.Table]:
 
 
 @dlt.resource(name="attendance", primary_key=KEYS["attendance"], write_disposition="replace", parallelized=True)
+@_extracting
 def attendance(session: ApiSession) -> Iterator[pa.Table]:
     """Attendance of every started session, flattened to one row per class, session and student."""
     if _runnable(session, "attendance"):
@@ -158,6 +199,7 @@ def attendance(session: ApiSession) -> Iterator[pa.Table]:
 
 
 @dlt.resource(name="metrics", primary_key=METRICS_KEY, write_disposition="merge", parallelized=True)
+@_extracting
 def metrics(
     session: ApiSession, lookback_s: int, start_s: Optional[int], end_s: Optional[int], page_size: int
 ) -> Iterator[pa.Table]:
@@ -223,7 +265,10 @@ def _metrics(
 
 
 def _runnable(session: ApiSession, resource: str) -> bool:
-    return resource in session.runnable([resource])
+    """Whether the key can read `resource`; a missing scope of any selected resource fails (naming
+    them all) or, with skip_missing_scopes, skips the resources that need it."""
+    selected = [name for name in dlt.current.source().selected_resources if name in RESOURCES]
+    return resource in session.runnable(selected or [resource])
 
 
 def _typed(session: ApiSession, table: str, records: Any, constants: Optional[dict[str, Any]] = None) -> pa.Table:

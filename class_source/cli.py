@@ -111,7 +111,7 @@ def _is_model_error(exc: BaseException) -> bool:
 
 def cmd_run(args: argparse.Namespace) -> int:
 
-    from . import class_source
+    from . import embedded_source
     from .destinations import adapt_source, make_destination, models_target
     from .progress import TerminalProgress
     from .runner import load
@@ -121,7 +121,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     pipeline = project.pipeline(args.pipeline_name, destination, args.dataset_name)
     models = models_target(pipeline, args.models_database)  # a wrong option fails before anything runs
     progress = TerminalProgress()
-    source = class_source(progress=progress)
+    source = embedded_source(progress=progress)
     if resources:
         source = source.with_resources(*resources)
     source = adapt_source(source, pipeline.destination, run_kwargs)
@@ -135,7 +135,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     import dlt
 
-    from . import class_source
+    from . import embedded_source
     from .destinations import adapt_source
     from .emulator import Emulator
     from .progress import TerminalProgress
@@ -153,7 +153,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             DEFAULT_DATASET,
         )
         progress = TerminalProgress()
-        source = adapt_source(class_source(base_url=base_url, api_key=api_key, progress=progress), pipeline.destination, {})
+        source = adapt_source(embedded_source(base_url=base_url, api_key=api_key, progress=progress), pipeline.destination, {})
         load(pipeline, source, progress, full_refresh=True, build_models=True)
     print(f"\nquery it:  uv run class-elt sql --pipeline-name {project.DEMO_PIPELINE} "
           f"\"select * from {DEFAULT_DATASET}.fct_session_attendance limit 10\"")

@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -48,6 +48,13 @@ class ClassDirectory:
 
 
 class ApiSession:
+    """The API as the resources of one source instance see it.
+
+    Nothing runs until a resource needs the API: the first `using()` starts the event loop thread
+    and the HTTP client, and when the last resource using them finishes (or fails, or is closed),
+    they are closed, so no thread or connection outlives the extraction.
+    """
+
     def __init__(
         self,
         base_url: str,
@@ -61,31 +68,67 @@ class ApiSession:
         progress: Progress | None = None,
         pii: PiiPolicy | None = None,
     ) -> None:
-        self.client = ClassApiClient(
-            base_url,
-            api_key,
-            max_concurrency=max_concurrency,
-            timeout_s=timeout_s,
-            retry=RetryPolicy(max_attempts=max(1, max_retries + 1)),
-            transport=transport,
-        )
+        def new_client() -> ClassApiClient:
+            return ClassApiClient(
+                base_url,
+                api_key,
+                max_concurrency=max_concurrency,
+                timeout_s=timeout_s,
+                retry=RetryPolicy(max_attempts=max(1, max_retries + 1)),
+                transport=transport,
+            )
+
+        self._new_client = new_client
+        self._client: ClassApiClient | None = new_client()  # validates the configuration now; opens nothing
         self.window = 2 * max_concurrency
         self.skip_missing_scopes = skip_missing_scopes
         self.progress = progress or Progress()
         self.pii = pii or PiiPolicy()
-        self._loop = EventLoopThread()
-        self._lock = threading.Lock()
+        self._loop: EventLoopThread | None = None
+        self._users = 0
+        self._open_lock = threading.Lock()  # the loop, the client, their users
+        self._lock = threading.Lock()  # the scopes and the class listing, fetched once
         self._granted: dict[str, bool] | None = None
         self._directory: ClassDirectory | None = None
-        # dlt gives a source no end-of-run hook: the connections close when the session is collected
-        self._closer = weakref.finalize(self, _close, self._loop, self.client)
+
+    @property
+    def client(self) -> ClassApiClient:
+        with self._open_lock:
+            if self._client is None:
+                self._client = self._new_client()
+            return self._client
+
+    @contextmanager
+    def using(self) -> Iterator[None]:
+        """Hold the API open for one resource's extraction; the last holder to leave closes it."""
+        with self._open_lock:
+            self._users += 1
+        try:
+            yield
+        finally:
+            with self._open_lock:
+                self._users -= 1
+                if self._users == 0:
+                    self._shut()
+
+    def _running_loop(self) -> EventLoopThread:
+        with self._open_lock:
+            if self._loop is None:
+                self._loop = EventLoopThread()
+            return self._loop
+
+    def _shut(self) -> None:
+        loop, client = self._loop, self._client
+        self._loop, self._client = None, None
+        if loop is not None:
+            _close(loop, client)
 
     # --- scopes -------------------------------------------------------------------------------
     def granted_scopes(self) -> dict[str, bool]:
         with self._lock:
             if self._granted is None:
                 all_scopes = {s for scopes in RESOURCE_SCOPES.values() for s in scopes}
-                self._granted = self._loop.run(probe_scopes(self.client, all_scopes))
+                self._granted = self.run(probe_scopes(self.client, all_scopes))
             return self._granted
 
     def runnable(self, resources: Iterable[str]) -> list[str]:
@@ -106,7 +149,7 @@ class ApiSession:
     def directory(self) -> ClassDirectory:
         with self._lock:
             if self._directory is None:
-                self._directory = self._loop.run(self._list_classes())
+                self._directory = self.run(self._list_classes())
             return self._directory
 
     async def _list_classes(self) -> ClassDirectory:
@@ -117,7 +160,7 @@ class ApiSession:
 
     # --- running requests ---------------------------------------------------------------------
     def run(self, coro: Any) -> Any:
-        return self._loop.run(coro)
+        return self._running_loop().run(coro)
 
     def per_class(
         self,
@@ -140,15 +183,18 @@ class ApiSession:
 
             return items
 
-        return self._loop.stream((producer(class_id) for class_id in class_ids), self.window * weight)
+        return self._running_loop().stream((producer(class_id) for class_id in class_ids), self.window * weight)
 
     def close(self) -> None:
-        self._closer()
+        """Close the API now (for use outside a source, e.g. `class-elt check`)."""
+        with self._open_lock:
+            self._shut()
 
 
-def _close(loop: EventLoopThread, client: ClassApiClient) -> None:
+def _close(loop: EventLoopThread, client: ClassApiClient | None) -> None:
     try:
-        asyncio.run_coroutine_threadsafe(client.aclose(), loop.loop).result(timeout=5)
+        if client is not None:
+            asyncio.run_coroutine_threadsafe(client.aclose(), loop.loop).result(timeout=5)
     except Exception:  # noqa: BLE001 - closing idle connections at exit must never fail a run
         logger.debug("closing the HTTP client failed", exc_info=True)
     finally:

@@ -12,7 +12,7 @@ import duckdb
 import httpx
 import pytest
 
-from class_source import class_source
+from class_source import embedded_source
 from class_source.cli import expected_failure
 from class_source.emulator import Emulator
 
@@ -48,7 +48,7 @@ def load(tmp_path: Path, emulator: Emulator, transport: httpx.AsyncBaseTransport
         dataset_name="class_data",
         pipelines_dir=str(tmp_path / "pipelines"),
     )
-    source = class_source(
+    source = embedded_source(
         base_url="http://127.0.0.1:1", api_key=emulator.mint_key(), transport=transport, max_retries=2, request_timeout_s=5
     )
     pipeline.run(source.with_resources(*resources) if resources else source)

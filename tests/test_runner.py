@@ -7,7 +7,7 @@ import json
 import dlt
 import duckdb
 
-from class_source import class_source
+from class_source import embedded_source
 from class_source.emulator import Emulator
 from class_source.runner import load
 from tests.test_bad_data import TamperingTransport, json_tamper
@@ -30,7 +30,7 @@ def test_a_warehouse_keyed_without_event_value_is_migrated_once_and_stays_exact(
 
     def source():
         transport = TamperingTransport(emulator, "/api/v1/reporting/metrics", json_tamper(without_hand_values))
-        return class_source(base_url="http://127.0.0.1:1", api_key=key, transport=transport).with_resources("classes", "metrics")
+        return embedded_source(base_url="http://127.0.0.1:1", api_key=key, transport=transport).with_resources("classes", "metrics")
 
     key = emulator.mint_key()
     old = source()
