@@ -235,6 +235,7 @@ def cmd_emulator(args: argparse.Namespace) -> int:
         raise CliError(f"unknown scope(s) {', '.join(unknown)}; known: {', '.join(ALL_SCOPES)}")
     if not 0 <= args.fault_rate <= 1:
         raise CliError(f"--fault-rate must be between 0 and 1, got {args.fault_rate}")
+    _require_free_port(args.host, args.port)  # before printing a key for a server that cannot start
     try:
         readings = readings_from_args(args)
     except ValueError as error:
@@ -266,58 +267,82 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="class-elt", description=__doc__)
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    def warehouse_options(command: argparse.ArgumentParser) -> None:
-        command.add_argument(
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help, formatter_class=_HelpWithDefaults)
+
+    def warehouse_options(subcommand: argparse.ArgumentParser) -> None:
+        subcommand.add_argument(
             "--destination", default="duckdb",
-            help="duckdb (default), postgres, filesystem (Delta tables), motherduck, bigquery or snowflake",
+            help="duckdb, postgres, filesystem (Delta tables), motherduck, bigquery or snowflake",
         )
-        command.add_argument("--dataset-name", default=DEFAULT_DATASET, help=f"default: {DEFAULT_DATASET}")
-        command.add_argument("--pipeline-name", default=PIPELINE_NAME, help=f"dlt pipeline name (default: {PIPELINE_NAME})")
-        command.add_argument(
+        subcommand.add_argument("--dataset-name", default=DEFAULT_DATASET, help="the dataset (schema) the tables land in")
+        subcommand.add_argument("--pipeline-name", default=PIPELINE_NAME, help=f"dlt pipeline name (the demo's is {project.DEMO_PIPELINE})")
+        subcommand.add_argument(
             "--models-database",
             help="filesystem destination: the DuckDB file the SQL models are built in (default: ./<pipeline-name>_models.duckdb)",
         )
 
-    demo = commands.add_parser("demo", help="load a synthetic school from the embedded emulator into ./class_demo.duckdb")
-    demo.add_argument("--classes", type=_positive_int, default=50)
-    demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--latency-ms", type=_non_negative_float, default=0.0)
-    demo.add_argument("--output", default=DEMO_DATABASE, help=f"DuckDB file (default: ./{DEMO_DATABASE})")
+    demo = command("demo", help="load a synthetic school from the embedded emulator into ./class_demo.duckdb")
+    demo.add_argument("--classes", type=_positive_int, default=50, help="classes in the synthetic school")
+    demo.add_argument("--seed", type=int, default=7, help="the school's random seed (same seed, same school)")
+    demo.add_argument("--latency-ms", type=_non_negative_float, default=0.0, help="time the emulator takes per request")
+    demo.add_argument("--output", default=DEMO_DATABASE, help="the DuckDB file to load")
     demo.set_defaults(command=cmd_demo)
 
-    run = commands.add_parser("run", help="load the configured Class account into the warehouse")
+    run = command("run", help="load the configured Class account into the warehouse")
     warehouse_options(run)
     run.add_argument("--resources", help=f"comma-separated subset of: {', '.join(RESOURCES)}")
     run.add_argument("--full-refresh", action="store_true", help="drop this source's tables and cursors first")
     run.add_argument("--no-models", action="store_true", help="skip building the SQL models")
     run.set_defaults(command=cmd_run)
 
-    check = commands.add_parser("check", help="verify the API key and the scope of every resource")
+    check = command("check", help="verify the API key and the scope of every resource")
     check.set_defaults(command=cmd_check)
 
-    models = commands.add_parser("models", help="build the SQL models in sql/ on the loaded dataset")
+    models = command("models", help="build the SQL models in sql/ on the loaded dataset")
     warehouse_options(models)
     models.set_defaults(command=cmd_models)
 
-    sql = commands.add_parser("sql", help="run one SQL query on the warehouse and print the result as a table")
+    sql = command("sql", help="run one SQL query on the warehouse and print the result as a table")
     sql.add_argument("query", help='e.g. "select * from class_data.dim_classes limit 5"')
     warehouse_options(sql)
-    sql.add_argument("--max-rows", type=_positive_int, default=40, help="rows printed at most (default: 40)")
+    sql.add_argument("--max-rows", type=_positive_int, default=40, help="rows printed at most")
     sql.set_defaults(command=cmd_sql)
 
-    emulator = commands.add_parser("emulator", help="serve a synthetic Class API on loopback")
-    emulator.add_argument("--host", default="127.0.0.1")
-    emulator.add_argument("--port", type=int, default=8765)
-    emulator.add_argument("--classes", type=_positive_int, default=200)
-    emulator.add_argument("--seed", type=int, default=7)
-    emulator.add_argument("--latency-ms", type=_non_negative_float, default=0.0)
-    emulator.add_argument("--fault-rate", type=float, default=0.0)
+    emulator = command("emulator", help="serve a synthetic Class API on loopback")
+    emulator.add_argument("--host", default="127.0.0.1", help="address to serve on (loopback: the key travels in clear)")
+    emulator.add_argument("--port", type=int, default=8765, help="port to serve on")
+    emulator.add_argument("--classes", type=_positive_int, default=200, help="classes in the synthetic school")
+    emulator.add_argument("--seed", type=int, default=7, help="the school's random seed (same seed, same school)")
+    emulator.add_argument("--latency-ms", type=_non_negative_float, default=0.0, help="time each request takes")
+    emulator.add_argument("--fault-rate", type=float, default=0.0, help="share of requests failing (500/503/429, drops, ...)")
     emulator.add_argument("--scopes", help="comma-separated scopes for the minted key (default: all)")
     from .emulator.readings import add_reading_arguments  # readings.py itself needs only the standard library
 
     add_reading_arguments(emulator)
     emulator.set_defaults(command=cmd_emulator)
     return parser
+
+
+class _HelpWithDefaults(argparse.HelpFormatter):
+    """Every option's help ends with its default, when it has one worth saying."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        worth_saying = not any(action.default is nothing for nothing in (None, False, argparse.SUPPRESS))
+        if worth_saying and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
+def _require_free_port(host: str, port: int) -> None:
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise CliError(f"cannot serve on {host}:{port} ({exc.strerror}): choose another port with --port") from None
 
 
 def _positive_int(text: str) -> int:

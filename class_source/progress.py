@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 import threading
 import time
@@ -35,15 +36,22 @@ class Progress:
             state.classes_done += classes
         self.changed()
 
-    def render(self) -> str:
+    def render(self, width: int | None = None) -> str:
+        """One line: metrics first (the long part of a run), then the other resources; within
+        `width` characters, resources that do not fit are left out whole rather than cut."""
         with self._lock:
+            states = sorted(self.resources.items(), key=lambda item: item[0] != "metrics")
             parts = []
-            for name, state in self.resources.items():
+            for name, state in states:
                 text = f"{name} {state.rows:,}"
                 if state.classes_total:
                     text += f" ({state.classes_done}/{state.classes_total} classes)"
                 parts.append(text)
-        return " | ".join(parts)
+        line = " | ".join(parts)
+        while width is not None and len(line) > width and len(parts) > 1:
+            parts.pop()
+            line = " | ".join(parts) + " | …"
+        return line if width is None else line[:width]
 
     def changed(self) -> None:
         """Hook for subclasses that display progress."""
@@ -65,11 +73,12 @@ class TerminalProgress(Progress):
         if now - self._last < self._interval_s:
             return
         self._last = now
-        line = f"[{now - self._started:6.1f}s] extracting: {self.render()}"
+        prefix = f"[{now - self._started:6.1f}s] extracting: "
         if self._tty:
-            self._stream.write("\r\x1b[2K" + line[:200])
+            width = shutil.get_terminal_size((100, 24)).columns - 1
+            self._stream.write("\r\x1b[2K" + prefix + self.render(max(width - len(prefix), 20)))
         else:
-            self._stream.write(line + "\n")
+            self._stream.write(prefix + self.render() + "\n")
         self._stream.flush()
 
     def finish(self) -> None:

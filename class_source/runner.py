@@ -51,6 +51,7 @@ def load(
             drop_models(pipeline)  # Postgres won't drop raw tables while the staging views read them
         else:
             _migrate_metrics_key(pipeline, say)
+        events_before = 0 if full_refresh else _stored_events(pipeline)
         try:
             info = pipeline.run(source, refresh="drop_sources" if full_refresh else None, **(run_kwargs or {}))
         finally:
@@ -60,7 +61,7 @@ def load(
         normalized = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
         row_counts = normalized.row_counts if normalized else {}
         say(f"loaded {info.dataset_name} on {pipeline.destination.destination_name} in {load_seconds:.1f}s: {where}")
-        _say_table_counts(pipeline, row_counts, say)
+        _say_table_counts(pipeline, row_counts, events_before, say)
         if build_models:
             build(models if models is not None else pipeline, say)
     return info
@@ -109,10 +110,20 @@ def _migrate_metrics_key(pipeline: Any, say: Callable[[str], None]) -> None:
     )
 
 
-def _say_table_counts(pipeline: Any, loaded: dict[str, int], say: Callable[[str], None]) -> None:
+def _stored_events(pipeline: Any) -> int:
+    from .destinations import row_counts
+
+    return row_counts(pipeline, ["metrics"]).get("metrics", 0)
+
+
+def _say_table_counts(pipeline: Any, loaded: dict[str, int], events_before: int, say: Callable[[str], None]) -> None:
     from .destinations import row_counts
 
     say(f"  {'table':<20} {'loaded now':>12} {'rows in table':>14}")
-    for table, total in row_counts(pipeline, RESOURCES).items():
+    totals = row_counts(pipeline, RESOURCES)
+    for table, total in totals.items():
         say(f"  {table:<20} {loaded.get(table, 0):>12,} {total:>14,}")
+    if loaded.get("metrics") and "metrics" in totals:
+        new = max(totals["metrics"] - events_before, 0)  # merged: an event is stored once, never removed
+        say(f"  metrics: {new:,} new events, {loaded['metrics'] - new:,} re-read (lookback and page overlaps)")
 

@@ -340,3 +340,32 @@ def test_pii_hash_leaves_no_name_or_email_in_any_table_and_hashes_still_join(wor
         ).fetchone()[0]
     assert personal and not (personal & cells)  # no name or email survives anywhere
     assert joined > 0  # the same email hashes alike in metrics and enrollments
+
+
+def test_the_summary_tells_new_events_from_lookback_re_reads(workdir, monkeypatch, capsys):
+    emulator = Emulator(seed=14, classes=3)
+    with emulator.serve() as base_url:
+        point_at(monkeypatch, base_url, emulator.mint_key())
+        assert main(["run", "--no-models"]) == 0
+        events_before = len(emulator.school.ground_truth()["metrics"])
+        emulator.clock.advance(8 * 3600)
+        capsys.readouterr()
+        assert main(["run", "--no-models"]) == 0
+        events_after = len(emulator.school.ground_truth()["metrics"])
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.strip().startswith("metrics:"))
+    new, re_read = (int(n.replace(",", "")) for n in re.findall(r"([\d,]+) (?:new|re-read)", line))
+    assert new == events_after - events_before > 0
+    assert re_read > 0  # the 24 h lookback read again what the first run had
+
+
+def test_emulator_on_a_busy_port_says_so_before_printing_a_key(capsys):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["emulator", "--port", str(port)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.strip() == f"class-elt: error: cannot serve on 127.0.0.1:{port} (Address already in use): choose another port with --port"
