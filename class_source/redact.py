@@ -48,11 +48,21 @@ def redact_bytes(body: bytes) -> bytes:
 
 
 class RedactingFilter(logging.Filter):
-    """Masks secrets in a log record's final message (arguments included)."""
+    """Masks secrets in a log record's final message (arguments included). With `first_line_only`,
+    also drops what follows the message's first line and the attached traceback: dlt logs each retry
+    of a failing load job with two chained tracebacks (38 KB for one rejected file), which the
+    pipeline's trace and the failed job's folder keep anyway."""
+
+    def __init__(self, first_line_only: bool = False) -> None:
+        super().__init__()
+        self._first_line_only = first_line_only
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         cleaned = redact(message)
+        if self._first_line_only:
+            cleaned = cleaned.split("\n", 1)[0]
+            record.exc_info, record.exc_text, record.stack_info = None, None, None
         if cleaned != message:
             record.msg, record.args = cleaned, None
         return True
