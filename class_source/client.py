@@ -255,8 +255,9 @@ class ClassApiClient:
                     f"{where} answered more than {_mebibytes(exc.limit)}, the most the connector reads from one "
                     "response; the API or a proxy in front of it is misbehaving"
                 ) from None
-            except httpx.TimeoutException as exc:
-                unreachable = isinstance(exc, httpx.ConnectTimeout)
+            except httpx.ConnectTimeout:
+                unreachable, failure = True, f"no connection within {self._timeout_s:g}s"
+            except httpx.TimeoutException:
                 failure = f"no complete answer within {self._timeout_s:g}s (request_timeout_s)"
             except httpx.RequestError as exc:  # transport failures, and bodies that cannot be decoded
                 unreachable = isinstance(exc, httpx.ConnectError)
