@@ -227,6 +227,8 @@ def table_from_json(table: str, body: bytes, constants: Mapping[str, Any] | None
     Arrow's JSON reader parses in C++ without holding the GIL, so pages decoded on worker threads
     overlap with the event loop's HTTP work: for metrics pages this is most of the loader's CPU.
     """
+    if not _is_utf8(body):
+        return None  # Arrow would keep the bytes as they are; the slow path repairs them as every path does
     schema = TABLE_SCHEMAS[table]
     constants = constants or {}
     wrapped = pa.schema([pa.field("records", pa.list_(pa.struct(list(_as_sent(table, schema, constants)))))])
@@ -245,6 +247,14 @@ def table_from_json(table: str, body: bytes, constants: Mapping[str, Any] | None
     if any(not field.nullable and result.column(field.name).null_count for field in schema):
         return None  # to_table names the record without its key
     return result
+
+
+def _is_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _careful_table(

@@ -8,15 +8,14 @@ class-elt wrote, extracts, normalizes and loads, then builds the SQL models and 
 
 from __future__ import annotations
 
-import shutil
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from . import RESOURCES
+from . import RESOURCES, interrupts
 from .lock import dataset_lock, dataset_lock_path, run_lock
+from .recovery import recover_interrupted_run
 
 __all__ = ["build", "load"]
 
@@ -39,12 +38,7 @@ def load(
     started = time.monotonic()
     where = dataset_lock_path(pipeline)[1]
     with run_lock(pipeline.working_dir, pipeline.pipeline_name), dataset_lock(pipeline):
-        _finish_interrupted_normalize_commit(pipeline)
-        if pipeline.has_pending_data:
-            # an interrupted run left load packages (with the cursors they carry): finish them first,
-            # since dlt's run() would load them and skip extracting anything new
-            print("completing the load package(s) an interrupted run left behind", file=sys.stderr)
-            pipeline.run()
+        recover_interrupted_run(pipeline)
         if full_refresh:
             from .models import drop_models
 
@@ -71,24 +65,11 @@ def build(target: Any, say: Callable[[str], None] = print) -> list[Any]:
     """Build the SQL models on `target` (a pipeline, or destinations.LakeModels) and say so."""
     from .models import build_models
 
+    interrupts.step("models")
     started = time.monotonic()
     built = build_models(target, progress=lambda line: print(f"  {line}", file=sys.stderr))
     say(f"built {len(built)} models in {time.monotonic() - started:.1f}s, every grain check passed")
     return built
-
-
-def _finish_interrupted_normalize_commit(pipeline: Any) -> None:
-    """dlt commits a normalized package in two steps: rename it into load/normalized, then delete the
-    extracted copy. A process killed between the two leaves both, and the next run would normalize
-    the package again and fail on the existing directory. The rename happened, so the commit is
-    done: delete the leftover copy, as dlt would have."""
-    root = Path(pipeline.working_dir)
-    extracted = root / "normalize" / "extracted"
-    if not extracted.is_dir():
-        return
-    for package in extracted.iterdir():
-        if any((root / "load" / stage / package.name).exists() for stage in ("normalized", "loaded")):
-            shutil.rmtree(package)
 
 
 def _migrate_metrics_key(pipeline: Any, say: Callable[[str], None]) -> None:

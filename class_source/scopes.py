@@ -1,11 +1,22 @@
-"""Which API key scopes each resource needs, and a cheap probe of what a key is granted."""
+"""Which API key scopes each resource needs, a cheap probe of what a key is granted, and whether the
+base URL speaks the Class API at all."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterable
+from typing import Any
 
-from .client import ClassApiClient, NotFoundError, RedirectError, RequestRejectedError, ScopeError
+from .client import (
+    ClassApiClient,
+    NotClassApiError,
+    NotFoundError,
+    RedirectError,
+    RequestRejectedError,
+    ScopeError,
+    decode_json,
+)
 
 # Per-class resources enumerate classes first, so they need class:read as well.
 RESOURCE_SCOPES: dict[str, tuple[str, ...]] = {
@@ -32,6 +43,43 @@ _PROBES: dict[str, tuple[str, dict[str, object]]] = {
     "attendance:read": ("/reporting/attendance", {"class_id": _NIL_UUID}),
     "metrics:read": ("/reporting/metrics", {"class_id": _NIL_UUID, "limit": 1}),
 }
+
+
+class _NotJson:
+    """What `_json_or_marker` returns for a body that is not JSON."""
+
+
+async def verify_class_api(client: ClassApiClient) -> None:
+    """Raise `NotClassApiError` unless GET /classes answers as the Class API does: the list of classes,
+    or the API's 403 about the key's scope (a 401 is raised as the key's problem). The scope probes cannot tell: any server answering 404
+    to everything looks like a key with every scope (see `_granted`)."""
+    try:
+        body = await client.get("/classes", decode=_json_or_marker)
+    except ScopeError:
+        return  # the key lacks class:read: the scope probes report it
+    except RedirectError:
+        raise  # it has its own message
+    except NotFoundError:
+        raise _not_class_api(client, "404 Not Found") from None
+    except RequestRejectedError as exc:
+        raise _not_class_api(client, str(exc).split(" answered ", 1)[-1][:80]) from None
+    if isinstance(body, _NotJson):
+        raise _not_class_api(client, "200 with a body that is not JSON")
+    if not (isinstance(body, list) and all(isinstance(item, dict) and "class_id" in item for item in body)):
+        raise _not_class_api(client, f"200 with a JSON {type(body).__name__}, not the list of classes")
+
+
+async def _json_or_marker(body: bytes, where: str) -> Any:
+    try:
+        return decode_json(body, where)
+    except json.JSONDecodeError:
+        return _NotJson()  # not retried: a page that is not JSON is the answer here
+
+
+def _not_class_api(client: ClassApiClient, answer: str) -> NotClassApiError:
+    return NotClassApiError(
+        f"this is not a Class API at {client.base_url}: check base_url (GET /api/v1/classes answered {answer})"
+    )
 
 
 async def probe_scopes(client: ClassApiClient, scopes: Iterable[str]) -> dict[str, bool]:

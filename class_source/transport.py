@@ -10,23 +10,52 @@ httpx's transport, 1.5 ms with it pooled per connection, 0.3 ms with aiohttp alo
 
 aiohttp's failures are raised as the httpx exceptions they correspond to, so callers see one
 exception family whatever the transport.
+
+Whatever a server sends, a request ends: within `deadline_s` from connecting to the last byte (a
+server trickling a byte a second never times out a per-read timeout), and with at most
+`max_response_bytes` read, compressed or decompressed (an endless or huge body is refused when it
+passes the limit, not after it filled the memory).
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import urllib.request
+import zlib
 
 import aiohttp
 import httpx
 import yarl
 
+# the largest legitimate page (1,000 metrics events) is about 300 KB: 64 MiB is far above it
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 2**20
+_READ_CHUNK = 2**16
+_ZLIB_WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+
+
+class BodyTooLargeError(httpx.TransportError):
+    """The response body (or what it decompresses to) exceeds `limit` bytes."""
+
+    def __init__(self, limit: int, request: httpx.Request) -> None:
+        super().__init__(f"response body larger than {limit} bytes", request=request)
+        self.limit = limit
+
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
-    """At most `max_connections` keep-alive connections; redirects are returned, never followed."""
+    """At most `max_connections` keep-alive connections; redirects are returned, never followed;
+    each request bounded in time (`deadline_s`, None: only httpx's per-phase timeouts) and size."""
 
-    def __init__(self, max_connections: int) -> None:
+    def __init__(
+        self,
+        max_connections: int,
+        *,
+        deadline_s: float | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
         self._max_connections = max_connections
+        self._deadline_s = deadline_s
+        self._max_response_bytes = max_response_bytes
         self._session: aiohttp.ClientSession | None = None
         self._proxies: dict[tuple[str, str], str | None] = {}
 
@@ -50,25 +79,58 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 data=request.content or None,
                 allow_redirects=False,  # the API key must never follow a redirect elsewhere
                 proxy=self._proxy(request.url),
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout.get("connect"), sock_read=timeout.get("read")),
+                timeout=aiohttp.ClientTimeout(
+                    total=self._deadline_s, sock_connect=timeout.get("connect"), sock_read=timeout.get("read")
+                ),
             ) as response:
-                content = await response.read()
+                content = await self._read_bounded(response, request)
+                headers = response.raw_headers
+                if content and response.headers.get("Content-Encoding", "").strip().lower() in _ZLIB_WBITS:
+                    content = self._decompress_bounded(content, response.headers["Content-Encoding"], request)
+                    headers = tuple((k, v) for k, v in headers if k.lower() not in (b"content-encoding", b"content-length"))
         except aiohttp.ConnectionTimeoutError as exc:
             raise httpx.ConnectTimeout(_reason(exc), request=request) from exc
-        except asyncio.TimeoutError as exc:  # aiohttp's read timeouts subclass it
+        except asyncio.TimeoutError as exc:  # aiohttp's read timeouts and its total deadline subclass it
             raise httpx.ReadTimeout(_reason(exc), request=request) from exc
         except aiohttp.ClientConnectorError as exc:
-            raise httpx.ConnectError(_reason(exc), request=request) from exc
+            raise httpx.ConnectError(_connect_failure(exc), request=request) from exc
         except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, aiohttp.ClientResponseError) as exc:
             raise httpx.RemoteProtocolError(_reason(exc), request=request) from exc
         except aiohttp.ClientError as exc:
             raise httpx.ReadError(_reason(exc), request=request) from exc
         return httpx.Response(
             response.status,
-            headers=response.raw_headers,
+            headers=headers,
             content=content,
             extensions={"http_version": f"HTTP/{response.version.major}.{response.version.minor}".encode()},
         )
+
+    async def _read_bounded(self, response: aiohttp.ClientResponse, request: httpx.Request) -> bytes:
+        """The body, refused as soon as it passes the limit (a declared length over it: before reading)."""
+        limit = self._max_response_bytes
+        if response.content_length is not None and response.content_length > limit:
+            raise BodyTooLargeError(limit, request)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.content.iter_chunked(_READ_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLargeError(limit, request)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _decompress_bounded(self, content: bytes, encoding: str, request: httpx.Request) -> bytes:
+        """gzip/deflate decoded here rather than by httpx, so that a small compressed body cannot
+        decompress to gigabytes."""
+        limit = self._max_response_bytes
+        decoder = zlib.decompressobj(_ZLIB_WBITS[encoding.strip().lower()])
+        try:
+            plain = decoder.decompress(content, limit + 1)
+        except zlib.error as exc:
+            raise httpx.DecodingError(f"{encoding} body cannot be decoded: {exc}", request=request) from exc
+        if len(plain) > limit:
+            raise BodyTooLargeError(limit, request)
+        return plain
 
     def _proxy(self, url: httpx.URL) -> str | None:
         """The proxy from HTTP(S)_PROXY / NO_PROXY for `url`'s host, looked up once per host (aiohttp's
@@ -83,6 +145,16 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _connect_failure(exc: aiohttp.ClientConnectorError) -> str:
+    """Why no connection opened, in words that point at the fix (the host name, or the port)."""
+    cause = exc.os_error
+    if isinstance(cause, socket.gaierror):
+        return f"the host name {exc.host} does not resolve"
+    if isinstance(cause, ConnectionRefusedError):
+        return f"nothing accepts connections on port {exc.port}"
+    return _reason(exc)
 
 
 def _reason(exc: BaseException) -> str:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import gzip
 import socket
+import time
+import zlib
 
 import httpx
 import pytest
 
-from class_source.transport import AiohttpTransport
+from class_source.transport import AiohttpTransport, BodyTooLargeError
 
 BODY = b'[{"ok": true}]'
 
@@ -39,7 +41,29 @@ class Server:
                     writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n[{")
                     await writer.drain()
                     break
-                if self.mode == "redirect":
+                if self.mode == "trickle":  # one byte every 0.1 s: each read is quick, the whole never ends in time
+                    writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n")
+                    for _ in range(100):
+                        writer.write(b" ")
+                        await writer.drain()
+                        await asyncio.sleep(0.1)
+                    break
+                if self.mode == "endless":  # chunked, without end (bounded here: 64 MiB at most)
+                    writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+                    chunk = b" " * 2**16
+                    for _ in range(1024):
+                        writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                        await writer.drain()
+                    break
+                if self.mode == "declared-huge":  # says 200 MB, sends a little, then waits
+                    writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 200000000\r\n\r\n[")
+                    await writer.drain()
+                    await asyncio.sleep(1)
+                    break
+                if self.mode == "gzip-bomb":  # 16 MiB of zeros in a few KB
+                    body = gzip.compress(b"0" * 2**24)
+                    writer.write(b"HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body))
+                elif self.mode == "redirect":
                     writer.write(b"HTTP/1.1 302 Found\r\nlocation: http://elsewhere.example/\r\ncontent-length: 0\r\n\r\n")
                 elif self.mode == "gzip":
                     body = gzip.compress(BODY)
@@ -58,11 +82,11 @@ def run(scenario):
     return asyncio.run(asyncio.wait_for(scenario, timeout=20))
 
 
-async def _client(server: Server, size: int = 4, timeout_s: float = 5.0):
+async def _client(server: Server, size: int = 4, timeout_s: float = 5.0, **bounds):
     listener = await asyncio.start_server(server.handle, "127.0.0.1", 0)
     port = listener.sockets[0].getsockname()[1]
     client = httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{port}/api/v1", transport=AiohttpTransport(size), timeout=timeout_s,
+        base_url=f"http://127.0.0.1:{port}/api/v1", transport=AiohttpTransport(size, **bounds), timeout=timeout_s,
         headers={"Authorization": "Bearer k"},
     )
     return listener, client
@@ -144,17 +168,61 @@ def test_a_slow_answer_is_an_httpx_read_timeout():
     run(scenario())
 
 
-def test_nothing_listening_is_an_httpx_connect_error():
+def test_nothing_listening_is_an_httpx_connect_error_naming_the_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # closed again: nothing listens there
 
     async def scenario():
         async with httpx.AsyncClient(transport=AiohttpTransport(1), timeout=2) as client:
-            with pytest.raises(httpx.ConnectError):
+            with pytest.raises(httpx.ConnectError, match=f"^nothing accepts connections on port {port}$"):
                 await client.get(f"http://127.0.0.1:{port}/x")
 
     run(scenario())
+
+
+def test_a_server_trickling_its_answer_is_cut_off_at_the_deadline_though_every_read_is_quick():
+    async def scenario():
+        listener, client = await _client(Server("trickle", delay_s=0), timeout_s=1.0, deadline_s=1.0)
+        async with listener, client:
+            started = time.monotonic()
+            with pytest.raises(httpx.ReadTimeout):
+                await client.get("/x")
+            return time.monotonic() - started
+
+    assert run(scenario()) < 3.0  # the trickle alone lasts 10 s
+
+
+@pytest.mark.parametrize("mode", ["endless", "declared-huge", "gzip-bomb"])
+def test_a_body_over_the_limit_is_refused_once_it_passes_it(mode):
+    limit = 2**20
+
+    async def scenario():
+        listener, client = await _client(Server(mode, delay_s=0), max_response_bytes=limit)
+        async with listener, client:
+            with pytest.raises(BodyTooLargeError) as caught:
+                await client.get("/x")
+            return caught.value.limit
+
+    assert run(scenario()) == limit
+
+
+def test_a_deflate_body_within_the_limit_is_decoded():
+    class Deflate(Server):
+        async def handle(self, reader, writer):
+            await reader.readuntil(b"\r\n\r\n")
+            body = zlib.compress(BODY)
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-encoding: deflate\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body))
+            await writer.drain()
+            writer.close()
+
+    async def scenario():
+        listener, client = await _client(Deflate(), max_response_bytes=100)
+        async with listener, client:
+            response = await client.get("/x")
+            return response.content, "content-encoding" in response.headers
+
+    assert run(scenario()) == (BODY, False)
 
 
 def test_requests_go_through_the_proxy_the_environment_names_unless_no_proxy_exempts_the_host(monkeypatch):
