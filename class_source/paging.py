@@ -23,7 +23,6 @@ logger = logging.getLogger("class_elt")
 
 
 MAX_LISTING_PAGES = 10_000  # 10 million users at limit 1000: far above any school, far below a runaway
-NO_VALUE = ""  # what a metrics event without event_value is stored as: event_value is part of its key
 
 
 class PageCannotAdvanceError(ClassApiError):
@@ -181,16 +180,11 @@ async def metrics_pages(
 async def _metrics_page(class_id: str, body: bytes, where: str) -> pa.Table:
     """A metrics page as a typed table: parsed by Arrow on a worker thread (off the GIL, so HTTP
     goes on meanwhile), or, for a page that is not exactly the documented shape, decoded and typed
-    record by record so that the odd value is coerced or named. An event without a value gets
-    NO_VALUE, since the value is part of its key."""
+    record by record so that the odd value is coerced or named."""
     constants = {"class_id": class_id}
     table = await asyncio.to_thread(table_from_json, "metrics", body, constants)
     if table is None:
         table = to_table("metrics", expect_list(decode_json(body, where), "/reporting/metrics"), constants)
-    values = table.column("event_value")
-    if values.null_count:
-        logger.warning("%s: %d event(s) without event_value, stored with event_value ''", where, values.null_count)
-        table = table.set_column(table.schema.get_field_index("event_value"), "event_value", pc.fill_null(values, NO_VALUE))
     return table
 
 

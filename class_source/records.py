@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from datetime import datetime, timezone
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -18,6 +19,8 @@ import pendulum
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
+
+logger = logging.getLogger("class_elt")
 
 # microseconds: every destination's default precision (the API itself sends milliseconds)
 UTC_TS = pa.timestamp("us", tz="UTC")
@@ -112,10 +115,14 @@ TABLE_SCHEMAS: dict[str, pa.Schema] = {
             ("event_end", UTC_TS),
             ("event_duration", pa.int64()),
             pa.field("event_type", pa.string(), nullable=False),
-            ("event_value", pa.string()),
+            pa.field("event_value", pa.string(), nullable=False),  # part of the key: see VALUE_WHEN_MISSING
         ]
     ),
 }
+
+# Key columns a record may lack, and what is stored instead: an event's value is part of its key
+# (two values at one instant are two events), and a key column cannot be NULL.
+VALUE_WHEN_MISSING: dict[str, dict[str, str]] = {"metrics": {"event_value": ""}}
 
 # Columns dlt adds to a table kept as SCD2 history (enrollments): when each version was first and
 # last seen by a run (valid_to null = still current).
@@ -168,6 +175,7 @@ def to_table(
         result = _fast_table(table, schema, records, constants)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, OverflowError):
         result = _careful_table(table, schema, records, constants)
+    result = _fill_missing(table, result)
     for field in schema:
         column = result.column(field.name)
         if not field.nullable and column.null_count:
@@ -244,8 +252,18 @@ def table_from_json(table: str, body: bytes, constants: Mapping[str, Any] | None
         result = _from_raw(table, schema, pa.Table.from_struct_array(records), constants)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         return None
+    result = _fill_missing(table, result)
     if any(not field.nullable and result.column(field.name).null_count for field in schema):
         return None  # to_table names the record without its key
+    return result
+
+
+def _fill_missing(table: str, result: pa.Table) -> pa.Table:
+    for name, value in VALUE_WHEN_MISSING.get(table, {}).items():
+        column = result.column(name)
+        if column.null_count:
+            logger.warning("%d %s record(s) without %s, stored with %s %r", column.null_count, table, name, name, value)
+            result = result.set_column(result.schema.get_field_index(name), result.schema.field(name), pc.fill_null(column, value))
     return result
 
 

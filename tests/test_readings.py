@@ -130,7 +130,7 @@ def _hold_the_run(emulator: Emulator) -> None:
     """Make a run sit in its metrics extract (after it took its locks) for a few seconds."""
     from class_source.emulator import EndpointFaults
 
-    emulator.faults.endpoints["GET /api/v1/reporting/metrics"] = EndpointFaults(latency_ms=1500)
+    emulator.faults.endpoints["GET /api/v1/reporting/metrics"] = EndpointFaults(latency_ms=6000)
 
 
 def _wait_for_metrics(emulator: Emulator, process: subprocess.Popen) -> None:
@@ -216,6 +216,7 @@ def test_a_plain_dlt_run_of_the_source_is_refused_while_class_elt_run_is_going(w
             _wait_for_metrics(emulator, first)
             second = subprocess.run([sys.executable, "-c", plain, str(workdir / DATABASE)], env=env, cwd=workdir,
                                     capture_output=True, text=True, timeout=300)
+            assert first.poll() is None, "the first run ended before the plain run was refused"
         finally:
             out, err = first.communicate(timeout=300)
     assert first.returncode == 0, err
