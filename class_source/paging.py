@@ -141,7 +141,8 @@ async def metrics_pages(
         starts = page.column("event_start").cast(pa.int64()).combine_chunks()  # UTC_TS: epoch microseconds
         _check_window(class_id, page, starts, after, ending_before)
         seconds = pc.divide(starts, 1_000_000)  # integer division: floors, starts are after the epoch
-        fresh = _without_keys(page, pc.greater_equal(seconds, after), yielded) if yielded else page
+        # only events up to the newest start already yielded can be repeats: a second or two of the page
+        fresh = _without_keys(page, pc.less_equal(starts, max(key[2] for key in yielded)), yielded) if yielded else page
         if confirming is not None and fresh.num_rows:
             server.learn_cap(confirming, class_id)
         full = server.is_full(page.num_rows)
