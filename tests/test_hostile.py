@@ -455,6 +455,38 @@ def test_a_pending_package_that_cannot_load_is_set_aside_once_and_its_data_extra
     assert "could not be loaded" not in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("kind", ["terminal", "transient"])
+def test_a_run_whose_own_package_cannot_load_fails_in_one_line_and_the_next_run_is_exact(
+    workdir, monkeypatch, capsys, kind
+):
+    """The warehouse rejects the metrics file of this run's package: terminally (set aside at once),
+    or on every retry (the next run tries it once more, then sets it aside); one line either way."""
+    from dlt.destinations.exceptions import DatabaseTerminalException, DatabaseTransientException
+    from dlt.destinations.impl.duckdb import duck
+
+    rejection = DatabaseTerminalException if kind == "terminal" else DatabaseTransientException
+    copy = duck.DuckDbCopyJob.run
+
+    def reject_metrics(job: Any) -> None:
+        if "/metrics." in job._file_path:
+            raise rejection(Exception("Invalid Input Error: the warehouse rejects this file\nLINE 1: ..."))
+        copy(job)
+
+    emulator = school()
+    monkeypatch.setattr(duck.DuckDbCopyJob, "run", reject_metrics)
+    with emulator.serve() as base_url:
+        for name, value in environment(base_url).items():
+            if name.startswith("SOURCES__CLASS_API__"):
+                monkeypatch.setenv(name, value)
+        assert main(list(RUN)) == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("class-elt: error:")]
+    assert len(errors) == 1 and "could not be loaded (job metrics." in errors[0], errors
+    assert "the warehouse rejects this file)" in errors[0]
+    assert ("set aside" if kind == "terminal" else "retries it once more") in errors[0]
+    monkeypatch.setattr(duck.DuckDbCopyJob, "run", copy)
+    healthy_run_is_exact(workdir, emulator, monkeypatch)
+
+
 # --- 3. the key never appears ----------------------------------------------------------------------
 
 
