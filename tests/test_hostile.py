@@ -35,24 +35,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
+import duckdb
+import pytest
 
-import duckdb  # noqa: E402
-import pytest  # noqa: E402
+from class_source.cli import main
+from class_source.emulator import Emulator
+from tests.reliability_support import NORMALIZED, files_containing, pending_packages, pipeline_dir, script_command
+from tests.support import assert_matches_truth
 
-from class_source.cli import main  # noqa: E402
-from class_source.emulator import Emulator  # noqa: E402
-from tests.reliability_support import (  # noqa: E402
-    NORMALIZED,
-    files_containing,
-    pending_packages,
-    pipeline_dir,
-    script_command,
-)
-from tests.support import assert_matches_truth  # noqa: E402
-
+ROOT = Path(__file__).resolve().parent.parent  # the Forker's interpreter finds the packages through PYTHONPATH
 DATABASE = "warehouse.duckdb"
 RUN = ("run", "--no-models")
 KEY = "cls_hostile0123456789abcdef0123456789"  # the emulator accepts any secret it minted
