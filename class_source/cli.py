@@ -92,7 +92,7 @@ def expected_failure(exc: BaseException) -> str | None:
             return str(current)
         if _is_model_error(current):
             return str(current)
-        destination_reason = _destination_failure(current)
+        destination_reason = _destination_failure(current) or _load_failure(current)
         if destination_reason:
             return destination_reason
         if isinstance(current, ConfigFieldMissingException):
@@ -109,6 +109,12 @@ def _destination_failure(exc: BaseException) -> str | None:
     from .destinations import destination_failure
 
     return destination_failure(exc)
+
+
+def _load_failure(exc: BaseException) -> str | None:
+    from .recovery import load_failure
+
+    return load_failure(exc)
 
 
 def _is_model_error(exc: BaseException) -> bool:

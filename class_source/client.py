@@ -308,13 +308,15 @@ def decode_json(body: bytes, where: str) -> Any:
         try:
             body.decode("utf-8")
         except UnicodeDecodeError:
-            logger.warning("%s answered invalid UTF-8; undecodable bytes were replaced by U+FFFD", where)
-            try:
-                return orjson.loads(body.decode("utf-8", errors="replace"))
-            except orjson.JSONDecodeError as again:
-                if _too_deep(again):
-                    raise _too_deep_error(where) from None
-                raise
+            pass
+        else:
+            raise
+    logger.warning("%s answered invalid UTF-8; undecodable bytes were replaced by U+FFFD", where)
+    try:
+        return orjson.loads(body.decode("utf-8", errors="replace"))
+    except orjson.JSONDecodeError as exc:
+        if _too_deep(exc):
+            raise _too_deep_error(where) from None
         raise
 
 

@@ -83,14 +83,22 @@ def _exit(signum: int) -> None:
     if not _exiting.acquire(blocking=False):
         return  # the other thread is already ending the process
     line = f"class-elt: interrupted during {_step}; nothing was lost, run again to continue\n"
-    try:
-        sys.stdout.flush()  # what the run printed so far (the line itself goes straight to the fd)
-    except Exception:  # noqa: BLE001 - e.g. the main thread was interrupted inside a write
-        pass
+    # what the run printed so far; from a thread, briefly: the interrupted main thread may hold
+    # stdout's lock, or stdout may be a pipe nobody reads (the line itself goes straight to the fd)
+    flusher = threading.Thread(target=_flush_stdout, daemon=True)
+    flusher.start()
+    flusher.join(timeout=0.5)
     if os.isatty(2):
         line = "\r\x1b[2K" + line  # clear the live progress line
     os.write(2, line.encode())
     os._exit(128 + signum)
+
+
+def _flush_stdout() -> None:
+    try:
+        sys.stdout.flush()
+    except Exception:  # noqa: BLE001 - a closed or broken stdout: nothing more to save
+        pass
 
 
 class _DltStepTracker:

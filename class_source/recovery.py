@@ -55,6 +55,22 @@ def finish_interrupted_normalize_commit(pipeline: Any) -> None:
             shutil.rmtree(package)
 
 
+def load_failure(exc: BaseException) -> str | None:
+    """One line for a run whose own package could not load (anywhere in `exc`'s chain), else None."""
+    load_id = aborted_load_id(exc)
+    if load_id is not None:
+        return (
+            f"load package {load_id} could not be loaded ({_job_failure(exc)}); it was set aside under the "
+            "pipeline's load/loaded folder, and the next run extracts its data again"
+        )
+    if _retries_exhausted(exc):
+        return (
+            f"a load package could not be loaded ({_job_failure(exc)}); the next run retries it once more, "
+            "then sets it aside and extracts its data again"
+        )
+    return None
+
+
 def aborted_load_id(exc: BaseException) -> str | None:
     """The load id of the package dlt aborted, if `exc` (anywhere in its chain) reports one."""
     from dlt.load.exceptions import LoadPackageAborted

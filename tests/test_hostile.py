@@ -35,24 +35,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
+import duckdb
+import pytest
 
-import duckdb  # noqa: E402
-import pytest  # noqa: E402
+from class_source.cli import main
+from class_source.emulator import Emulator
+from tests.reliability_support import NORMALIZED, files_containing, pending_packages, pipeline_dir, script_command
+from tests.support import assert_matches_truth
 
-from class_source.cli import main  # noqa: E402
-from class_source.emulator import Emulator  # noqa: E402
-from tests.reliability_support import (  # noqa: E402
-    NORMALIZED,
-    files_containing,
-    pending_packages,
-    pipeline_dir,
-    script_command,
-)
-from tests.support import assert_matches_truth  # noqa: E402
-
+ROOT = Path(__file__).resolve().parent.parent  # the Forker's interpreter finds the packages through PYTHONPATH
 DATABASE = "warehouse.duckdb"
 RUN = ("run", "--no-models")
 KEY = "cls_hostile0123456789abcdef0123456789"  # the emulator accepts any secret it minted
@@ -453,6 +444,38 @@ def test_a_pending_package_that_cannot_load_is_set_aside_once_and_its_data_extra
 
     healthy_run_is_exact(workdir, emulator, monkeypatch)  # and the package is not tried again
     assert "could not be loaded" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["terminal", "transient"])
+def test_a_run_whose_own_package_cannot_load_fails_in_one_line_and_the_next_run_is_exact(
+    workdir, monkeypatch, capsys, kind
+):
+    """The warehouse rejects the metrics file of this run's package: terminally (set aside at once),
+    or on every retry (the next run tries it once more, then sets it aside); one line either way."""
+    from dlt.destinations.exceptions import DatabaseTerminalException, DatabaseTransientException
+    from dlt.destinations.impl.duckdb import duck
+
+    rejection = DatabaseTerminalException if kind == "terminal" else DatabaseTransientException
+    copy = duck.DuckDbCopyJob.run
+
+    def reject_metrics(job: Any) -> None:
+        if "/metrics." in job._file_path:
+            raise rejection(Exception("Invalid Input Error: the warehouse rejects this file\nLINE 1: ..."))
+        copy(job)
+
+    emulator = school()
+    monkeypatch.setattr(duck.DuckDbCopyJob, "run", reject_metrics)
+    with emulator.serve() as base_url:
+        for name, value in environment(base_url).items():
+            if name.startswith("SOURCES__CLASS_API__"):
+                monkeypatch.setenv(name, value)
+        assert main(list(RUN)) == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("class-elt: error:")]
+    assert len(errors) == 1 and "could not be loaded (job metrics." in errors[0], errors
+    assert "the warehouse rejects this file)" in errors[0]
+    assert ("set aside" if kind == "terminal" else "retries it once more") in errors[0]
+    monkeypatch.setattr(duck.DuckDbCopyJob, "run", copy)
+    healthy_run_is_exact(workdir, emulator, monkeypatch)
 
 
 # --- 3. the key never appears ----------------------------------------------------------------------
