@@ -50,6 +50,11 @@ KEYS: dict[str, tuple[str, ...]] = {
     "metrics": ("class_id", "student_id", "event_type", "event_start", "event_value"),
 }
 METRICS_KEY = KEYS["metrics"]
+# What a re-read replaces: every stored event of its class, student, type and instant, so a value the
+# API corrects (or a broken server sent mangled) is not kept beside the right one. Safe because a
+# re-read brings back every value of an instant (they share the start that starting_after selects
+# by), except in a backfill, whose ending_before selects by end: there only the key applies.
+EVENT_INSTANT = ("class_id", "student_id", "event_type", "event_start")
 ROSTER_HISTORY = {"disposition": "merge", "strategy": "scd2"}
 ARROW_BATCH_ROWS = 50_000  # fewer, larger items: dlt's per-item cost stays negligible
 
@@ -96,7 +101,7 @@ def class_source(
         enrollments(session),
         schedules(session),
         attendance(session),
-        metrics(session, int(lookback_hours * 3600), start_s, end_s, metrics_page_size),
+        _metrics_for_window(metrics(session, int(lookback_hours * 3600), start_s, end_s, metrics_page_size), end_s),
     )
 
 
@@ -198,7 +203,7 @@ def attendance(session: ApiSession) -> Iterator[pa.Table]:
         )
 
 
-@dlt.resource(name="metrics", primary_key=METRICS_KEY, write_disposition="merge", parallelized=True)
+@dlt.resource(name="metrics", primary_key=METRICS_KEY, merge_key=EVENT_INSTANT, write_disposition="merge", parallelized=True)
 @_extracting
 def metrics(
     session: ApiSession, lookback_s: int, start_s: Optional[int], end_s: Optional[int], page_size: int
@@ -262,6 +267,12 @@ def _metrics(
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
+
+def _metrics_for_window(resource: Any, end_s: Optional[int]) -> Any:
+    if end_s is not None:  # a backfill reads by end: one value of an instant may be outside it
+        resource.apply_hints(merge_key=())
+    return resource
 
 
 def _runnable(session: ApiSession, resource: str) -> bool:
