@@ -253,7 +253,7 @@ class ClassApiClient:
             except BodyTooLargeError as exc:
                 raise ResponseTooLargeError(
                     f"{where} answered more than {_mebibytes(exc.limit)}, the most the connector reads from one "
-                    "response; the API or a proxy in front of it is misbehaving"
+                    "response (max_response_mb); the API or a proxy in front of it is misbehaving"
                 ) from None
             except httpx.ConnectTimeout:
                 unreachable, failure = True, f"no connection within {self._timeout_s:g}s"

@@ -63,6 +63,7 @@ class ApiSession:
         max_concurrency: int = 16,
         timeout_s: float = 30.0,
         max_retries: int = 6,
+        max_response_bytes: int = 64 * 1024 * 1024,
         skip_missing_scopes: bool = False,
         transport: httpx.AsyncBaseTransport | None = None,
         progress: Progress | None = None,
@@ -75,6 +76,7 @@ class ApiSession:
                 max_concurrency=max_concurrency,
                 timeout_s=timeout_s,
                 retry=RetryPolicy(max_attempts=max(1, max_retries + 1)),
+                max_response_bytes=max_response_bytes,
                 transport=transport,
             )
 

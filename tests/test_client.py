@@ -226,7 +226,7 @@ def test_a_body_over_the_size_limit_fails_at_once_naming_the_limit():
         calls.append(1)
         raise BodyTooLargeError(64 * 2**20, request)
 
-    with pytest.raises(ResponseTooLargeError, match=r"^GET /api/v1/classes answered more than 64 MiB, the most the connector reads from one response;"):
+    with pytest.raises(ResponseTooLargeError, match=r"^GET /api/v1/classes answered more than 64 MiB, the most the connector reads from one response \(max_response_mb\);"):
         run(make_client(too_big).get("/classes"))
     assert len(calls) == 1
 

@@ -49,3 +49,12 @@ def test_a_key_missing_several_scopes_is_told_all_of_them_at_once(workdir, monke
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1, err
     assert all(scope in err[0] for scope in missing), err[0]
+
+
+def test_the_response_size_limit_is_configuration(workdir, monkeypatch, capsys):
+    emulator = Emulator(seed=64, classes=2)
+    with emulator.serve() as base_url:
+        point_at(monkeypatch, base_url, emulator.mint_key(), max_response_mb=0.001)  # 1,048 bytes: less than a roster
+        assert main(["run", "--no-models", "--resources", "enrollments"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "enrollments" in err[0] and "answered more than" in err[0] and "(max_response_mb)" in err[0], err
