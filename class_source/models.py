@@ -25,6 +25,11 @@ anything else, or a schema-qualified name, is a ModelError at load time, so a ty
 anything runs. A raw table that the destination does not have (e.g. a resource skipped for lack of
 an API scope) is read as an empty relation with the contract's columns, so the models still build.
 
+Settings: a model reads the school's settings as `model_setting('name')` (ModelSettings: the school's
+time zone, the join-before-host allowance, the chronic-absence threshold); the runner replaces each
+call by a literal before transpiling, so every dialect sees plain constants. An unknown name is a
+ModelError at load time.
+
 Nullable grain columns (`session_id?`): the uniqueness check groups by the key columns, and GROUP BY
 treats all nulls as one value, so it checks uniqueness as if the null were one more key value (as
 grouping on a coalesced key would); the not-null check skips that column.
@@ -37,6 +42,7 @@ import heapq
 import logging
 import re
 import time
+import zoneinfo
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +57,7 @@ from sqlglot.optimizer.scope import traverse_scope
 
 __all__ = [
     "SQL_DIR",
+    "ModelSettings",
     "RAW_TABLES",
     "ModelError",
     "Model",
@@ -101,6 +108,69 @@ GRAIN_EXAMPLES = 3  # offending keys quoted in a grain error
 
 class ModelError(Exception):
     """A model cannot be loaded, rendered, built or fails its grain check (one-line message)."""
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """School settings the models need and the API does not report.
+
+    timezone: the school's IANA time zone; Class reports UTC only, and local dates, weeks and
+      weekdays depend on it. join_before_host_minutes: how early students may join before a session
+      starts (Create a Class's `jbh_time`, 0/5/10; the class listing does not return it, so one
+      value for the school, the API's maximum by default). chronic_absence_threshold: share of
+      expected sessions missed from which a student counts as chronically absent.
+    """
+
+    timezone: str = "UTC"
+    join_before_host_minutes: int = 10
+    chronic_absence_threshold: float = 0.10
+
+    def __post_init__(self) -> None:
+        try:
+            zoneinfo.ZoneInfo(self.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
+            raise ModelError(
+                f"timezone {self.timezone!r} is not an IANA time zone name: set [sources.class_api] timezone "
+                "to e.g. 'America/New_York' (default UTC)"
+            ) from None
+        if isinstance(self.join_before_host_minutes, bool) or not 0 <= self.join_before_host_minutes <= 60:
+            raise ModelError(
+                f"join_before_host_minutes {self.join_before_host_minutes!r} must be a whole number of minutes "
+                "between 0 and 60 (the API allows 0, 5 or 10)"
+            )
+        if not 0 < self.chronic_absence_threshold <= 1:
+            raise ModelError(
+                f"chronic_absence_threshold {self.chronic_absence_threshold!r} must be a share in (0, 1], e.g. 0.1 for 10 %"
+            )
+
+    @classmethod
+    def from_config(cls) -> "ModelSettings":
+        """The settings from dlt's config (`[sources.class_api]` in .dlt/config.toml or env vars); defaults where unset."""
+        import dlt
+
+        values: dict[str, Any] = {}
+        for name, kind in (("timezone", str), ("join_before_host_minutes", int), ("chronic_absence_threshold", float)):
+            try:
+                value = dlt.config.get(f"sources.class_api.{name}", kind)
+            except (TypeError, ValueError) as exc:
+                raise ModelError(f"[sources.class_api] {name} cannot be read as {kind.__name__}: {_first_line(exc)}") from None
+            if value is not None:
+                values[name] = value
+        return cls(**values)
+
+    def literal(self, name: str) -> exp.Expression:
+        """`model_setting('name')` as the SQL constant that replaces it."""
+        if name == "timezone":
+            return exp.Literal.string(self.timezone)
+        if name == "join_before_host_allowance":
+            return exp.Interval(this=exp.Literal.string(str(self.join_before_host_minutes)), unit=exp.var("MINUTE"))
+        if name == "chronic_absence_threshold":
+            return exp.Literal.number(repr(float(self.chronic_absence_threshold)))
+        raise ModelError(f"unknown model setting {name!r}: known are {', '.join(SETTING_NAMES)}")
+
+
+SETTING_FUNCTION = "model_setting"
+SETTING_NAMES = ("timezone", "join_before_host_allowance", "chronic_absence_threshold")
 
 
 @dataclass
@@ -173,6 +243,10 @@ def _parse_model(path: Path, model_names: set[str]) -> Model:
             f"model {path.stem} reads unknown table(s) {', '.join(unknown)}: "
             f"not a model in the models folder nor a raw table ({', '.join(RAW_TABLES)})"
         )
+    for call in _setting_calls(ast):
+        name = _setting_name(path.stem, call)
+        if name not in SETTING_NAMES:
+            raise ModelError(f"model {path.stem} reads unknown setting {name!r}: known are {', '.join(SETTING_NAMES)}")
     outputs = ast.named_selects
     if "*" not in outputs:  # with a star the output columns are only known to the database
         missing = [column for column in grain if column not in outputs]
@@ -188,6 +262,17 @@ def _parse_model(path: Path, model_names: set[str]) -> Model:
         sources=refs & set(RAW_TABLES),
         nullable_keys=frozenset(nullable),
     )
+
+
+def _setting_calls(ast: exp.Expression) -> list[exp.Anonymous]:
+    return [node for node in ast.find_all(exp.Anonymous) if str(node.this).lower() == SETTING_FUNCTION]
+
+
+def _setting_name(model: str, call: exp.Anonymous) -> str:
+    arguments = call.expressions
+    if len(arguments) != 1 or not isinstance(arguments[0], exp.Literal) or not arguments[0].is_string:
+        raise ModelError(f"model {model}: {SETTING_FUNCTION}() takes one quoted setting name, got {call.sql()}")
+    return arguments[0].this
 
 
 def _parse_header(path: Path, sql: str) -> dict[str, str]:
@@ -310,6 +395,7 @@ def render(
     missing_sources: Iterable[str] = (),
     missing_columns: Optional[dict[str, list[str]]] = None,
     replacing: Optional[str] = None,
+    settings: ModelSettings = ModelSettings(),
 ) -> list[str]:
     """The statements that (re)create `model` in `dataset` on a destination speaking `dialect`.
 
@@ -317,11 +403,14 @@ def render(
     `missing_sources` are read as empty relations with the contract's columns; columns listed in
     `missing_columns` (table -> columns the loaded table lacks) are read as nulls. `replacing` is the
     kind ("view"/"table") of a relation that already has the model's name, if any: a relation of the
-    other kind is dropped first, since no dialect replaces a table by a view or back.
+    other kind is dropped first, since no dialect replaces a table by a view or back. `settings`
+    replace the model's `model_setting('name')` calls.
     """
     catalog, schema = _split_dataset(dataset)
     target = _table(model.name, schema, catalog)
     select = _qualified_select(model, schema, catalog, set(missing_sources), missing_columns or {})
+    for call in _setting_calls(select):
+        call.replace(settings.literal(_setting_name(model.name, call)))
     select = _portable_date_diffs(select, dialect)
     statements: list[exp.Expression] = []
     postgres = dialect == "postgres"
@@ -459,6 +548,7 @@ def build_models(
     *,
     models_dir: Path = SQL_DIR,
     progress: Callable[[str], None] | None = None,
+    settings: Optional[ModelSettings] = None,
 ) -> list[BuiltModel]:
     """Create every model in the pipeline's dataset in dependency order, checking each one's grain
     right after it is built (the same query counts its rows for the returned BuiltModel).
@@ -466,7 +556,9 @@ def build_models(
     On DuckDB, MotherDuck and Postgres everything runs in one transaction: a failing model or grain
     check leaves the previously built models as they were. Raises ModelError naming the model.
     `progress` receives one line per model (and one about raw tables read as empty, if any).
+    `settings` default to ModelSettings.from_config() (the `[sources.class_api]` config).
     """
+    settings = settings if settings is not None else ModelSettings.from_config()
     models = load_models(models_dir)
     destination_type = _destination_type(pipeline)
     dialect = dialect_for_destination(destination_type)
@@ -509,6 +601,7 @@ def build_models(
                     missing_sources=missing_sources,
                     missing_columns=missing_columns,
                     replacing=existing.get(model.name.lower()),
+                    settings=settings,
                 )
                 for statement in statements:
                     _execute(client, model, dialect, statement)

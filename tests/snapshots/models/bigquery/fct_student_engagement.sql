@@ -1,8 +1,8 @@
 CREATE OR REPLACE TABLE class_data.fct_student_engagement AS
-WITH attendance AS (
+WITH participants AS (
   SELECT
     *
-  FROM class_data.stg_class__attendance
+  FROM class_data.int_class__session_participants
 ), events AS (
   SELECT
     *
@@ -64,29 +64,18 @@ WITH attendance AS (
     class_id,
     session_id,
     student_id
-), participants AS (
-  SELECT
-    class_id,
-    session_id,
-    student_id
-  FROM attendance
-  UNION DISTINCT
-  SELECT
-    class_id,
-    session_id,
-    student_id
-  FROM activity
 )
 SELECT
   participants.class_id,
   participants.session_id,
   participants.student_id,
-  NOT attendance.student_id IS NULL AS on_attendance_roster,
-  CASE
-    WHEN attendance.student_id IS NULL
-    THEN TRUE
-    ELSE COALESCE(attendance.present, FALSE)
-  END AS attended,
+  participants.session_date,
+  participants.session_status,
+  participants.enrollment_role,
+  participants.person_type,
+  participants.on_attendance_roster,
+  participants.attended,
+  participants.attended_milliseconds / 1000.0 AS attended_seconds,
   COALESCE(activity.talk_milliseconds, 0) / 1000.0 AS talk_seconds,
   COALESCE(activity.video_on_milliseconds, 0) / 1000.0 AS video_on_seconds,
   COALESCE(activity.focused_milliseconds, 0) / 1000.0 AS focused_seconds,
@@ -98,10 +87,6 @@ SELECT
   activity.stars,
   COALESCE(activity.events, 0) AS events
 FROM participants
-LEFT JOIN attendance
-  ON attendance.class_id = participants.class_id
-  AND attendance.session_id = participants.session_id
-  AND attendance.student_id = participants.student_id
 LEFT JOIN activity
   ON activity.class_id = participants.class_id
   AND activity.session_id = participants.session_id

@@ -3,6 +3,10 @@ WITH attendance AS (
   SELECT
     *
   FROM class_data.stg_class__attendance
+), clock AS (
+  SELECT
+    *
+  FROM class_data.int_class__as_of
 ), windows AS (
   SELECT
     class_id,
@@ -15,9 +19,13 @@ WITH attendance AS (
     session_id
 )
 SELECT
-  class_id,
-  session_id,
-  session_start_time,
-  session_end_time,
-  TIMESTAMP_DIFF(session_end_time, session_start_time, MILLISECOND) / 1000.0 AS session_seconds
-FROM windows;
+  windows.class_id,
+  windows.session_id,
+  windows.session_start_time,
+  windows.session_end_time,
+  windows.session_start_time - INTERVAL '10' MINUTE AS attribution_start,
+  TIMESTAMP_DIFF(windows.session_end_time, windows.session_start_time, MILLISECOND) / 1000.0 AS session_seconds,
+  CAST(TIMESTAMP(DATETIME(windows.session_start_time, 'UTC')) AS DATE) AS session_date,
+  CASE WHEN windows.session_end_time > clock.as_of THEN 'live' ELSE 'held' END AS session_status
+FROM windows
+CROSS JOIN clock;

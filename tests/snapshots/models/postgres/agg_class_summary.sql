@@ -15,18 +15,21 @@ WITH classes AS (
   FROM class_data.stg_class__enrollments
   WHERE
     is_current
-), schedules AS (
+), scheduled AS (
   SELECT
     *
-  FROM class_data.stg_class__schedules
+  FROM class_data.fct_scheduled_sessions
 ), engagement AS (
   SELECT
     *
   FROM class_data.fct_student_engagement
+  WHERE
+    session_status = 'held'
 ), session_stats AS (
   SELECT
     class_id,
-    COUNT(*) AS sessions_held,
+    SUM(CASE WHEN session_status = 'held' THEN 1 ELSE 0 END) AS sessions_held,
+    SUM(CASE WHEN session_status = 'live' THEN 1 ELSE 0 END) AS sessions_live,
     AVG(attendance_rate) AS avg_attendance_rate,
     MIN(session_start_time) AS first_session_start,
     MAX(session_end_time) AS last_session_end
@@ -43,18 +46,31 @@ WITH classes AS (
 ), schedule_stats AS (
   SELECT
     class_id,
-    COUNT(*) AS sessions_scheduled
-  FROM schedules
+    COUNT(*) AS sessions_scheduled,
+    SUM(CASE WHEN session_status = 'missed' THEN 1 ELSE 0 END) AS sessions_missed,
+    SUM(CASE WHEN session_status = 'upcoming' THEN 1 ELSE 0 END) AS sessions_upcoming
+  FROM scheduled
   GROUP BY
     class_id
 ), attendee_stats AS (
   SELECT
     class_id,
-    COUNT(*) AS attendee_sessions,
-    SUM(talk_seconds) AS talk_seconds
+    SUM(
+      CASE
+        WHEN person_type = 'student' AND attended AND on_attendance_roster
+        THEN 1
+        ELSE 0
+      END
+    ) AS attendee_sessions,
+    SUM(
+      CASE
+        WHEN person_type = 'student' AND attended AND on_attendance_roster
+        THEN talk_seconds
+        ELSE 0
+      END
+    ) AS talk_seconds,
+    SUM(CASE WHEN person_type = 'staff' THEN talk_seconds ELSE 0 END) AS staff_talk_seconds
   FROM engagement
-  WHERE
-    attended AND on_attendance_roster
   GROUP BY
     class_id
 )
@@ -63,14 +79,18 @@ SELECT
   classes.class_name,
   classes.class_status,
   COALESCE(schedule_stats.sessions_scheduled, 0) AS sessions_scheduled,
+  COALESCE(schedule_stats.sessions_missed, 0) AS sessions_missed,
+  COALESCE(schedule_stats.sessions_upcoming, 0) AS sessions_upcoming,
   COALESCE(session_stats.sessions_held, 0) AS sessions_held,
+  COALESCE(session_stats.sessions_live, 0) AS sessions_live,
   session_stats.first_session_start,
   session_stats.last_session_end,
   COALESCE(roster_stats.students_enrolled, 0) AS students_enrolled,
   session_stats.avg_attendance_rate,
   COALESCE(attendee_stats.attendee_sessions, 0) AS attendee_sessions,
   CAST(COALESCE(attendee_stats.talk_seconds, 0) AS DOUBLE PRECISION) / 60.0 AS total_talk_minutes,
-  CAST(CAST(attendee_stats.talk_seconds AS DOUBLE PRECISION) / 60.0 AS DOUBLE PRECISION) / NULLIF(attendee_stats.attendee_sessions, 0) AS avg_talk_minutes_per_attendee
+  CAST(CAST(attendee_stats.talk_seconds AS DOUBLE PRECISION) / 60.0 AS DOUBLE PRECISION) / NULLIF(attendee_stats.attendee_sessions, 0) AS avg_talk_minutes_per_attendee,
+  CAST(COALESCE(attendee_stats.staff_talk_seconds, 0) AS DOUBLE PRECISION) / 60.0 AS staff_talk_minutes
 FROM classes
 LEFT JOIN session_stats
   ON session_stats.class_id = classes.class_id

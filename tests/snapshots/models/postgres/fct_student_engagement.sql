@@ -1,10 +1,10 @@
 DROP TABLE IF EXISTS class_data.fct_student_engagement CASCADE;
 
 CREATE TABLE class_data.fct_student_engagement AS
-WITH attendance AS (
+WITH participants AS (
   SELECT
     *
-  FROM class_data.stg_class__attendance
+  FROM class_data.int_class__session_participants
 ), events AS (
   SELECT
     *
@@ -66,29 +66,18 @@ WITH attendance AS (
     class_id,
     session_id,
     student_id
-), participants AS (
-  SELECT
-    class_id,
-    session_id,
-    student_id
-  FROM attendance
-  UNION
-  SELECT
-    class_id,
-    session_id,
-    student_id
-  FROM activity
 )
 SELECT
   participants.class_id,
   participants.session_id,
   participants.student_id,
-  NOT attendance.student_id IS NULL AS on_attendance_roster,
-  CASE
-    WHEN attendance.student_id IS NULL
-    THEN TRUE
-    ELSE COALESCE(attendance.present, FALSE)
-  END AS attended,
+  participants.session_date,
+  participants.session_status,
+  participants.enrollment_role,
+  participants.person_type,
+  participants.on_attendance_roster,
+  participants.attended,
+  CAST(participants.attended_milliseconds AS DOUBLE PRECISION) / 1000.0 AS attended_seconds,
   CAST(COALESCE(activity.talk_milliseconds, 0) AS DOUBLE PRECISION) / 1000.0 AS talk_seconds,
   CAST(COALESCE(activity.video_on_milliseconds, 0) AS DOUBLE PRECISION) / 1000.0 AS video_on_seconds,
   CAST(COALESCE(activity.focused_milliseconds, 0) AS DOUBLE PRECISION) / 1000.0 AS focused_seconds,
@@ -100,10 +89,6 @@ SELECT
   activity.stars,
   COALESCE(activity.events, 0) AS events
 FROM participants
-LEFT JOIN attendance
-  ON attendance.class_id = participants.class_id
-  AND attendance.session_id = participants.session_id
-  AND attendance.student_id = participants.student_id
 LEFT JOIN activity
   ON activity.class_id = participants.class_id
   AND activity.session_id = participants.session_id

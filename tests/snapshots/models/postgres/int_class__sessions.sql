@@ -5,6 +5,10 @@ WITH attendance AS (
   SELECT
     *
   FROM class_data.stg_class__attendance
+), clock AS (
+  SELECT
+    *
+  FROM class_data.int_class__as_of
 ), windows AS (
   SELECT
     class_id,
@@ -17,11 +21,17 @@ WITH attendance AS (
     session_id
 )
 SELECT
-  class_id,
-  session_id,
-  session_start_time,
-  session_end_time,
-  CAST(CAST(ROUND(EXTRACT(EPOCH FROM (
-    session_end_time - session_start_time
-  )) * 1000) AS BIGINT) AS DOUBLE PRECISION) / 1000.0 AS session_seconds
-FROM windows;
+  windows.class_id,
+  windows.session_id,
+  windows.session_start_time,
+  windows.session_end_time,
+  windows.session_start_time - INTERVAL '10 MINUTE' AS attribution_start,
+  CAST(CAST(ROUND(
+    EXTRACT(EPOCH FROM (
+      windows.session_end_time - windows.session_start_time
+    )) * 1000
+  ) AS BIGINT) AS DOUBLE PRECISION) / 1000.0 AS session_seconds,
+  CAST(windows.session_start_time AT TIME ZONE 'UTC' AS DATE) AS session_date,
+  CASE WHEN windows.session_end_time > clock.as_of THEN 'live' ELSE 'held' END AS session_status
+FROM windows
+CROSS JOIN clock;

@@ -3,10 +3,12 @@ WITH sessions AS (
   SELECT
     *
   FROM class_data.int_class__sessions
-), attendance AS (
+), participants AS (
   SELECT
     *
-  FROM class_data.stg_class__attendance
+  FROM class_data.int_class__session_participants
+  WHERE
+    on_attendance_roster
 ), classes AS (
   SELECT
     *
@@ -15,10 +17,11 @@ WITH sessions AS (
   SELECT
     class_id,
     session_id,
-    COUNT(*) AS roster_students,
-    SUM(CASE WHEN present THEN 1 ELSE 0 END) AS present_students,
-    SUM(CASE WHEN tardy THEN 1 ELSE 0 END) AS tardy_students
-  FROM attendance
+    SUM(CASE WHEN person_type = 'student' THEN 1 ELSE 0 END) AS roster_students,
+    SUM(CASE WHEN person_type = 'student' AND present THEN 1 ELSE 0 END) AS present_students,
+    SUM(CASE WHEN person_type = 'student' AND tardy THEN 1 ELSE 0 END) AS tardy_students,
+    SUM(CASE WHEN person_type = 'staff' AND present THEN 1 ELSE 0 END) AS staff_present
+  FROM participants
   GROUP BY
     class_id,
     session_id
@@ -27,13 +30,19 @@ SELECT
   sessions.class_id,
   classes.class_name,
   sessions.session_id,
+  sessions.session_date,
+  sessions.session_status,
   sessions.session_start_time,
   sessions.session_end_time,
   sessions.session_seconds,
   roster_counts.roster_students,
   roster_counts.present_students,
   roster_counts.tardy_students,
-  CAST(roster_counts.present_students AS DOUBLE) / NULLIF(roster_counts.roster_students, 0) AS attendance_rate
+  roster_counts.staff_present,
+  CASE
+    WHEN sessions.session_status = 'held'
+    THEN CAST(roster_counts.present_students AS DOUBLE) / NULLIF(roster_counts.roster_students, 0)
+  END AS attendance_rate
 FROM sessions
 INNER JOIN roster_counts
   ON roster_counts.class_id = sessions.class_id
