@@ -50,10 +50,12 @@ from typing import Any, Optional
 
 import sqlglot
 
-from .records import TABLE_SCHEMAS, warehouse_columns
 from sqlglot import exp
 from sqlglot.errors import ParseError
 from sqlglot.optimizer.scope import traverse_scope
+
+from .model_docs import DocsError, ModelDocs, checks_sql, comment_statements, load_docs
+from .records import TABLE_SCHEMAS, warehouse_columns
 
 __all__ = [
     "SQL_DIR",
@@ -64,6 +66,8 @@ __all__ = [
     "BuiltModel",
     "load_models",
     "render",
+    "comment_sql",
+    "check_models",
     "build_models",
     "drop_models",
     "dialect_for_destination",
@@ -104,6 +108,8 @@ _HEADER_LINE = re.compile(r"^--\s*(?P<key>[a-z_]+)\s*:\s*(?P<value>.*)$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _KEY_COLUMN = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<nullable>\?)?$")
 GRAIN_EXAMPLES = 3  # offending keys quoted in a grain error
+
+logger = logging.getLogger(__name__)
 
 
 class ModelError(Exception):
@@ -183,6 +189,13 @@ class Model:
     depends_on: set[str] = field(default_factory=set)  # other models this one reads
     sources: set[str] = field(default_factory=set)  # raw tables this one reads
     nullable_keys: frozenset[str] = frozenset()  # grain columns allowed to be null (`col?`)
+    purpose: str = ""  # the header's purpose line (its first line)
+    docs: ModelDocs = field(default_factory=ModelDocs)  # the YAML beside the model: column docs, checks
+
+    @property
+    def description(self) -> str:
+        """One line for BI tools: the YAML's description, else the header's purpose."""
+        return self.docs.description or self.purpose
 
 
 @dataclass(frozen=True)
@@ -248,10 +261,23 @@ def _parse_model(path: Path, model_names: set[str]) -> Model:
         if name not in SETTING_NAMES:
             raise ModelError(f"model {path.stem} reads unknown setting {name!r}: known are {', '.join(SETTING_NAMES)}")
     outputs = ast.named_selects
+    try:
+        docs = load_docs(path.with_suffix(".yml"), path.stem)
+    except DocsError as exc:
+        raise ModelError(str(exc)) from None
     if "*" not in outputs:  # with a star the output columns are only known to the database
         missing = [column for column in grain if column not in outputs]
         if missing:
             raise ModelError(f"model {path.stem}: grain column(s) {', '.join(missing)} are not among its output columns")
+        named = set(docs.columns) | set(docs.ranges) | set(docs.not_above) | set(docs.not_above.values())
+        named |= {c for rel in docs.relationships for c in rel.columns}
+        named |= {c for accepted in docs.accepted_values for c in accepted.columns}
+        unknown_columns = sorted(named - set(outputs))
+        if unknown_columns:
+            raise ModelError(
+                f"model {path.stem}: {path.with_suffix('.yml').name} names column(s) {', '.join(unknown_columns)} "
+                "that are not among its output columns"
+            )
     return Model(
         name=path.stem,
         path=path,
@@ -261,6 +287,8 @@ def _parse_model(path: Path, model_names: set[str]) -> Model:
         depends_on=refs & model_names,
         sources=refs & set(RAW_TABLES),
         nullable_keys=frozenset(nullable),
+        purpose=_purpose_paragraph(sql),
+        docs=docs,
     )
 
 
@@ -273,6 +301,26 @@ def _setting_name(model: str, call: exp.Anonymous) -> str:
     if len(arguments) != 1 or not isinstance(arguments[0], exp.Literal) or not arguments[0].is_string:
         raise ModelError(f"model {model}: {SETTING_FUNCTION}() takes one quoted setting name, got {call.sql()}")
     return arguments[0].this
+
+
+def _purpose_paragraph(sql: str) -> str:
+    """The `-- purpose:` line and the indented comment lines continuing it, as one line."""
+    words: list[str] = []
+    for line in sql.splitlines():
+        line = line.strip()
+        if not line.startswith("--"):
+            if words or line:
+                break
+            continue
+        match = _HEADER_LINE.match(line)
+        if match and match["key"] in ("grain", "purpose", "materialized"):
+            if words:
+                break
+            if match["key"] == "purpose":
+                words.append(match["value"].strip())
+        elif words:
+            words.append(line.removeprefix("--").strip())
+    return " ".join(word for word in words if word)
 
 
 def _parse_header(path: Path, sql: str) -> dict[str, str]:
@@ -429,6 +477,13 @@ def render(
         return [statement.sql(dialect=dialect, pretty=True) for statement in statements]
 
 
+def comment_sql(model: Model, *, dialect: str, dataset: str) -> list[str]:
+    """Statements that attach the model's description and column docs to its relation, where BI
+    tools read them (COMMENT ON, or BigQuery's description options)."""
+    catalog, schema = _split_dataset(dataset)
+    return comment_statements(_table(model.name, schema, catalog), model.kind, model.docs, model.description, dialect)
+
+
 class _WindowNullOrderingFilter(logging.Filter):
     """Drops sqlglot's warning that BigQuery cannot spell NULLS LAST inside an aggregate window.
 
@@ -556,7 +611,10 @@ def build_models(
     On DuckDB, MotherDuck and Postgres everything runs in one transaction: a failing model or grain
     check leaves the previously built models as they were. Raises ModelError naming the model.
     `progress` receives one line per model (and one about raw tables read as empty, if any).
-    `settings` default to ModelSettings.from_config() (the `[sources.class_api]` config).
+    `settings` default to ModelSettings.from_config() (the `[sources.class_api]` config). Once all
+    models are built, their YAML checks run: a failing relationship, range or not_above rule is a
+    ModelError (rolling the build back); values outside an accepted list are warnings, reported as
+    `warning: ...` lines (logged instead when there is no `progress`).
     """
     settings = settings if settings is not None else ModelSettings.from_config()
     models = load_models(models_dir)
@@ -607,10 +665,16 @@ def build_models(
                     _execute(client, model, dialect, statement)
                 # checked right away, before dependents read it; one pass counts rows and checks keys
                 rows = check_grain(client, model, dialect=dialect, dataset=dataset)
+                for statement in comment_sql(model, dialect=dialect, dataset=dataset):
+                    _execute(client, model, dialect, statement)
                 seconds = time.perf_counter() - started
                 built.append(BuiltModel(model.name, model.kind, rows, seconds))
                 report(f"{model.name}: {model.kind}, {rows} rows, {seconds:.2f}s")
-            report(f"grain checks passed for {len(models)} models")
+            for warning in check_models(client, models, dialect=dialect, dataset=dataset):
+                if progress is None:
+                    logger.warning(warning)
+                report(f"warning: {warning}")
+            report(f"grain and data checks passed for {len(models)} models")
     return built
 
 
@@ -644,6 +708,33 @@ def drop_models(pipeline: Any, *, models_dir: Path = SQL_DIR) -> list[str]:
                 _execute(client, model, dialect, drop.sql(dialect=dialect))
                 dropped.append(model.name)
     return dropped
+
+
+def check_models(client: Any, models: list[Model], *, dialect: str, dataset: str) -> list[str]:
+    """Run every model's YAML checks once all are built; returns the warnings (values outside an
+    accepted list, named with their row counts). Raises ModelError on the first failing check
+    (a relationship, range or not_above rule), naming the model, the rule and example keys."""
+    catalog, schema = _split_dataset(dataset)
+    tables = {model.name: _table(model.name, schema, catalog) for model in models}
+    warnings: list[str] = []
+    for model in models:
+        try:
+            checks = checks_sql(tables[model.name], model.docs, tables, dialect)
+        except DocsError as exc:
+            raise ModelError(f"model {model.name}: {exc}") from None
+        for check in checks:
+            rows = _execute(client, model, dialect, check.sql) or []
+            if not rows:
+                continue
+            total = int(rows[0][1])
+            examples = "; ".join(
+                "(" + ", ".join(_show(value) for value in row[2:]) + f") x{int(row[0])}" for row in rows
+            )
+            if check.severity == "warn":
+                warnings.append(f"model {model.name}: {check.what} in {total} row(s): {examples}")
+            else:
+                raise ModelError(f"model {model.name} fails its check {check.what}: {total} row(s), e.g. {examples}")
+    return warnings
 
 
 def check_grain(client: Any, model: Model, *, dialect: str, dataset: str) -> int:

@@ -30,7 +30,9 @@ from class_source.models import (
     BuiltModel,
     Model,
     ModelError,
+    ModelSettings,
     build_models,
+    comment_sql,
     dialect_for_destination,
     drop_models,
     load_models,
@@ -550,7 +552,7 @@ def test_build_reports_every_model_in_dependency_order(warehouse: Warehouse) -> 
     assert [b.kind for b in warehouse.built] == [m.kind for m in models]
     assert {b.name: b.rows for b in warehouse.built} == EXPECTED_ROW_COUNTS
     assert all(b.seconds >= 0 for b in warehouse.built)
-    assert warehouse.progress[-1] == f"grain checks passed for {len(models)} models"
+    assert warehouse.progress[-1] == f"grain and data checks passed for {len(models)} models"
 
 
 def test_models_are_views_or_tables_as_declared(warehouse: Warehouse) -> None:
@@ -563,6 +565,104 @@ def test_staging_keeps_raw_duration_but_marts_do_not_use_it(warehouse: Warehouse
     focused = [r for r in warehouse.rows("stg_class__metrics") if r["event_type"] == "FOCUSED" and r["class_id"] == "c1"]
     assert [r["event_duration_raw"] for r in focused] == [36000]
     assert "password" not in warehouse.rows("stg_class__classes")[0]
+
+
+def test_every_mart_documents_each_of_its_columns() -> None:
+    for model in load_models():
+        if model.path.parent.name != "marts":
+            continue
+        outputs = sqlglot.parse_one(model.sql, read="duckdb").named_selects
+        assert list(model.docs.columns) == outputs, f"{model.name}.yml documents its columns in output order"
+        assert model.docs.description, model.name
+
+
+def test_docs_are_where_bi_tools_read_them(warehouse: Warehouse) -> None:
+    with warehouse.pipeline.sql_client() as client:
+        schema = client.dataset_name
+        if warehouse.destination == "duckdb":
+            tables = dict(client.execute_sql("select table_name, comment from duckdb_tables() where schema_name = %s", schema))
+            views = dict(client.execute_sql("select view_name, comment from duckdb_views() where schema_name = %s", schema))
+            columns = client.execute_sql(
+                "select column_name, comment from duckdb_columns() where schema_name = %s and table_name = %s",
+                schema, "fct_student_class_attendance",
+            )
+        else:
+            rows = client.execute_sql(
+                "select c.relname, obj_description(c.oid, 'pg_class') from pg_class c "
+                "join pg_namespace n on n.oid = c.relnamespace where n.nspname = %s and c.relkind in ('r', 'v')",
+                schema,
+            )
+            tables = views = dict(rows)
+            columns = client.execute_sql(
+                "select a.attname, col_description(a.attrelid, a.attnum) from pg_attribute a "
+                "join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace "
+                "where n.nspname = %s and c.relname = %s and a.attnum > 0 and not a.attisdropped order by a.attnum",
+                schema, "fct_student_class_attendance",
+            )
+    assert tables["fct_student_class_attendance"] == (
+        "One row per class and student (no staff) with the term's attendance KPIs and chronic absence."
+    )
+    # a model without a YAML gets its header's purpose paragraph
+    assert views["stg_class__templates"] == "Class templates from GET /templates: typed and deduplicated."
+    docs = dict(columns)
+    assert docs["is_chronically_absent"] == (
+        "Absent from at least the chronic-absence threshold (10 % by default) of expected sessions."
+    )
+    assert all(docs.values()) and len(docs) == 16
+
+
+def test_undocumented_event_values_are_warnings_naming_them(warehouse: Warehouse) -> None:
+    # ben's valueless hand raise (landed as '') and reaction (sent as null), and his WAVING event
+    warnings = [line for line in warehouse.progress if line.startswith("warning: ")]
+    assert warnings == [
+        "warning: model int_class__events: undocumented event_type/event_value in 3 row(s): "
+        "(RAISED_HAND, null) x1; (REACTION, null) x1; (WAVING, true) x1"
+    ]
+
+
+def test_settings_move_local_dates_and_the_chronic_threshold(new_pipeline) -> None:
+    pipeline = new_pipeline()
+    load_raw_tables(pipeline)
+    # UTC+14: 10:00 UTC is midnight of the next day; 60 % absent makes a student chronically absent
+    build_models(pipeline, settings=ModelSettings(timezone="Pacific/Kiritimati", chronic_absence_threshold=0.6))
+    with pipeline.sql_client() as client:
+        sessions = client.execute_sql(
+            f"select session_id, session_date from {client.make_qualified_table_name('dim_sessions')} order by session_id"
+        )
+        local = client.execute_sql(
+            f"select scheduled_start_local from {client.make_qualified_table_name('fct_scheduled_sessions')} "
+            "where schedule_id = 'sch-1'"
+        )
+        chronic = client.execute_sql(
+            f"select class_id, student_id from {client.make_qualified_table_name('fct_student_class_attendance')} "
+            "where is_chronically_absent order by class_id, student_id"
+        )
+    assert sessions == [
+        ("s1", dt.date(2024, 3, 5)), ("s2", dt.date(2024, 3, 6)), ("s3", dt.date(2024, 3, 5)), ("s4", dt.date(2024, 3, 6))
+    ]
+    assert local == [(dt.datetime(2024, 3, 5, 0, 0),)]
+    # cara missed 1 of 2 (50 %): no longer; dev missed his only one (100 %): still
+    assert chronic == [("c2", "dev")]
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"timezone": "Mars/Olympus"}, "timezone 'Mars/Olympus' is not an IANA time zone name"),
+        ({"chronic_absence_threshold": 0}, "chronic_absence_threshold 0 must be a share in (0, 1]"),
+        ({"join_before_host_minutes": 90}, "join_before_host_minutes 90 must be a whole number of minutes"),
+    ],
+)
+def test_bad_settings_are_one_line_errors(settings: dict[str, Any], message: str) -> None:
+    with pytest.raises(ModelError) as raised:
+        ModelSettings(**settings)
+    assert str(raised.value).startswith(message) and "\n" not in str(raised.value)
+
+
+def test_an_unknown_setting_is_an_error_at_load(tmp_path: Path) -> None:
+    _write_model(tmp_path, "marts", "fct_x", "-- grain: x\n-- purpose: t\nselect model_setting('colour') as x\n")
+    with pytest.raises(ModelError, match=r"^model fct_x reads unknown setting 'colour': known are timezone, "):
+        load_models(tmp_path)
 
 
 # --- building: rebuilds, failures, missing tables -----------------------------------------------
@@ -620,6 +720,22 @@ def test_failures_name_the_model_and_roll_the_build_back(new_pipeline, tmp_path:
     message = failure("fct_typo", "-- grain: class_id\n-- purpose: test\nselect clas_id as class_id from classes\n")
     assert message.startswith(f"model fct_typo (table) failed on {pipeline.destination.destination_name}: ")
     assert "clas_id" in message
+
+    # a broken relationship: a class no dimension knows
+    _orphans = "-- grain: class_id\n-- purpose: test\nselect 'c7' as class_id, 2.5 as rate\n"
+    models_dir = _copy_models(tmp_path / "orphans")
+    _write_model(models_dir, "marts", "fct_orphans", _orphans)
+    (models_dir / "marts" / "fct_orphans.yml").write_text(
+        "checks:\n  relationships:\n    - {columns: [class_id], to: dim_classes}\n"
+    )
+    with pytest.raises(ModelError) as raised:
+        build_models(pipeline, models_dir=models_dir)
+    assert str(raised.value) == "model fct_orphans fails its check (class_id) with no row in dim_classes: 1 row(s), e.g. (c7) x1"
+    assert "fct_orphans" not in _relations(pipeline), "the failed build was rolled back as a whole"
+    # a rate out of range
+    (models_dir / "marts" / "fct_orphans.yml").write_text("checks:\n  ranges:\n    rate: [0, 1]\n")
+    with pytest.raises(ModelError, match=r"^model fct_orphans fails its check rate outside \[0.0, 1.0\]: 1 row\(s\), e.g. \(2.5\) x1$"):
+        build_models(pipeline, models_dir=models_dir)
 
     # the same null key is fine once declared nullable
     models_dir = _copy_models(tmp_path / "nullable")
@@ -945,7 +1061,8 @@ def test_render_reads_a_missing_raw_table_as_an_empty_typed_relation() -> None:
 
 
 def _snapshot_text(model: Model, dialect: str) -> str:
-    return ";\n\n".join(render(model, dialect=dialect, dataset="class_data")) + ";\n"
+    statements = render(model, dialect=dialect, dataset="class_data") + comment_sql(model, dialect=dialect, dataset="class_data")
+    return ";\n\n".join(statements) + ";\n"
 
 
 @pytest.mark.parametrize("dialect", SNAPSHOT_DIALECTS)
@@ -959,11 +1076,20 @@ def test_transpiled_sql_matches_snapshot(dialect: str, name: str) -> None:
         path.write_text(text)
     assert path.exists(), f"no snapshot {path}: run UPDATE_SNAPSHOTS=1 pytest tests/test_models.py and review it"
     assert text == path.read_text(), f"{path} is stale: regenerate with UPDATE_SNAPSHOTS=1 and review the diff"
-    # the snapshot is valid SQL of its dialect: a drop (Postgres) and a create of the model
+    # the snapshot is valid SQL of its dialect: a drop (Postgres), a create of the model, then its docs
     statements = [s for s in sqlglot.parse(path.read_text(), read=dialect) if s is not None]
-    assert isinstance(statements[-1], exp.Create)
-    assert statements[-1].this.name == name and statements[-1].this.db == "class_data"
-    assert all(isinstance(s, exp.Drop) for s in statements[:-1])
+    creates = [i for i, s in enumerate(statements) if isinstance(s, exp.Create)]
+    assert len(creates) == 1
+    create = statements[creates[0]]
+    assert create.this.name == name and create.this.db == "class_data"
+    assert all(isinstance(s, exp.Drop) for s in statements[: creates[0]])
+    docs = statements[creates[0] + 1 :]
+    assert len(docs) == 1 + len(model.docs.columns)
+    if dialect == "bigquery":
+        # sqlglot parses ALTER ... ALTER COLUMN ... SET OPTIONS as a generic command
+        assert all(s.sql(dialect=dialect).upper().startswith("ALTER ") for s in docs)
+    else:
+        assert all(isinstance(s, exp.Comment) for s in docs)
 
 
 def test_no_stale_snapshots() -> None:

@@ -98,3 +98,37 @@ LEFT JOIN schedule_stats
   ON schedule_stats.class_id = classes.class_id
 LEFT JOIN attendee_stats
   ON attendee_stats.class_id = classes.class_id;
+
+ALTER TABLE class_data.agg_class_summary SET OPTIONS (description='One row per class summing up how it ran (held sessions and students only in rates).');
+
+ALTER TABLE class_data.agg_class_summary ALTER COLUMN class_id SET OPTIONS (description='The class.');
+
+ALTER TABLE class_data.agg_class_summary ALTER COLUMN class_name SET OPTIONS (description='The class\'s name.');
+
+ALTER TABLE class_data.agg_class_summary ALTER COLUMN class_status SET OPTIONS (description='regular, deferred or unlisted.');
+
+ALTER TABLE class_data.agg_class_summary ALTER COLUMN sessions_scheduled SET OPTIONS (description='Schedule entries.');
+
+ALTER TABLE class_data.agg_class_summary ALTER COLUMN sessions_missed SET OPTIONS (description='Schedule entries whose start passed without a session.');
+
+ALTER TABLE class_data.agg_class_summary ALTER COLUMN sessions_upcoming SET OPTIONS (description='Schedule entries still ahead.');
+
+ALTER TABLE class_data.agg_class_summary ALTER COLUMN sessions_held SET OPTIONS (description='Started sessions that have ended.');
+
+ALTER TABLE class_data.agg_class_summary ALTER COLUMN sessions_live SET OPTIONS (description='Sessions still running at the data\'s as-of time.');
+
+ALTER TABLE class_data.agg_class_summary ALTER COLUMN first_session_start SET OPTIONS (description='First session start (UTC).');
+
+ALTER TABLE class_data.agg_class_summary ALTER COLUMN last_session_end SET OPTIONS (description='Last session end (UTC).');
+
+ALTER TABLE class_data.agg_class_summary ALTER COLUMN students_enrolled SET OPTIONS (description='Current roster entries with role student.');
+
+ALTER TABLE class_data.agg_class_summary ALTER COLUMN avg_attendance_rate SET OPTIONS (description='Mean over held sessions of present / students on the report.');
+
+ALTER TABLE class_data.agg_class_summary ALTER COLUMN attendee_sessions SET OPTIONS (description='Student-sessions marked present in held sessions.');
+
+ALTER TABLE class_data.agg_class_summary ALTER COLUMN total_talk_minutes SET OPTIONS (description='Those students\' talk minutes.');
+
+ALTER TABLE class_data.agg_class_summary ALTER COLUMN avg_talk_minutes_per_attendee SET OPTIONS (description='total_talk_minutes / attendee_sessions.');
+
+ALTER TABLE class_data.agg_class_summary ALTER COLUMN staff_talk_minutes SET OPTIONS (description='Teachers\' and assistants\' talk minutes in held sessions.');

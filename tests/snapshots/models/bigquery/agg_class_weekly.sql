@@ -239,3 +239,63 @@ LEFT JOIN tardy_counts
 LEFT JOIN feedback
   ON feedback.class_id = class_weeks.class_id
   AND feedback.week_start = class_weeks.week_start;
+
+ALTER TABLE class_data.agg_class_weekly SET OPTIONS (description='One row per class and local week with held-session rates for students.');
+
+ALTER TABLE class_data.agg_class_weekly ALTER COLUMN class_id SET OPTIONS (description='The class.');
+
+ALTER TABLE class_data.agg_class_weekly ALTER COLUMN week_start SET OPTIONS (description='Monday of the local week.');
+
+ALTER TABLE class_data.agg_class_weekly ALTER COLUMN iso_year SET OPTIONS (description='ISO year of the week.');
+
+ALTER TABLE class_data.agg_class_weekly ALTER COLUMN iso_week SET OPTIONS (description='ISO week number.');
+
+ALTER TABLE class_data.agg_class_weekly ALTER COLUMN school_week SET OPTIONS (description='Week number from the first week of data.');
+
+ALTER TABLE class_data.agg_class_weekly ALTER COLUMN sessions_scheduled SET OPTIONS (description='Schedule entries that week, not counting upcoming ones.');
+
+ALTER TABLE class_data.agg_class_weekly ALTER COLUMN sessions_missed SET OPTIONS (description='Of them, missed.');
+
+ALTER TABLE class_data.agg_class_weekly ALTER COLUMN sessions_held SET OPTIONS (description='Sessions held that week.');
+
+ALTER TABLE class_data.agg_class_weekly ALTER COLUMN sessions_live SET OPTIONS (description='Sessions still live.');
+
+ALTER TABLE class_data.agg_class_weekly ALTER COLUMN roster_size SET OPTIONS (description='Distinct students on that week\'s held sessions\' reports.');
+
+ALTER TABLE class_data.agg_class_weekly ALTER COLUMN student_sessions_expected SET OPTIONS (description='Student-sessions on held sessions\' reports.');
+
+ALTER TABLE class_data.agg_class_weekly ALTER COLUMN student_sessions_present SET OPTIONS (description='Of them, present.');
+
+ALTER TABLE class_data.agg_class_weekly ALTER COLUMN attendance_rate SET OPTIONS (description='student_sessions_present / student_sessions_expected.');
+
+ALTER TABLE class_data.agg_class_weekly ALTER COLUMN tardy_rate SET OPTIONS (description='Tardy / present student-sessions.');
+
+ALTER TABLE class_data.agg_class_weekly ALTER COLUMN avg_attended_minutes SET OPTIONS (description='Attended minutes per present student-session with a known attended time.');
+
+ALTER TABLE class_data.agg_class_weekly ALTER COLUMN student_talk_share SET OPTIONS (description='Students\' share of all talk time in held sessions.');
+
+ALTER TABLE class_data.agg_class_weekly ALTER COLUMN staff_talk_share SET OPTIONS (description='Staff\'s share of all talk time in held sessions.');
+
+ALTER TABLE class_data.agg_class_weekly ALTER COLUMN hand_raises_per_attendee SET OPTIONS (description='Students\' hand raises per present student-session.');
+
+ALTER TABLE class_data.agg_class_weekly ALTER COLUMN video_on_share SET OPTIONS (description='Students\' video-on time / their attended time.');
+
+ALTER TABLE class_data.agg_class_weekly ALTER COLUMN feedback_clap SET OPTIONS (description='Students\' FEEDBACK clap events.');
+
+ALTER TABLE class_data.agg_class_weekly ALTER COLUMN feedback_coffee SET OPTIONS (description='Students\' FEEDBACK coffee (need break) events.');
+
+ALTER TABLE class_data.agg_class_weekly ALTER COLUMN feedback_dislike SET OPTIONS (description='Students\' FEEDBACK dislike events.');
+
+ALTER TABLE class_data.agg_class_weekly ALTER COLUMN feedback_faster SET OPTIONS (description='Students\' FEEDBACK faster events.');
+
+ALTER TABLE class_data.agg_class_weekly ALTER COLUMN feedback_like SET OPTIONS (description='Students\' FEEDBACK like events.');
+
+ALTER TABLE class_data.agg_class_weekly ALTER COLUMN feedback_no_mark SET OPTIONS (description='Students\' FEEDBACK no_mark (no) events.');
+
+ALTER TABLE class_data.agg_class_weekly ALTER COLUMN feedback_question SET OPTIONS (description='Students\' FEEDBACK question events.');
+
+ALTER TABLE class_data.agg_class_weekly ALTER COLUMN feedback_slower SET OPTIONS (description='Students\' FEEDBACK slower events.');
+
+ALTER TABLE class_data.agg_class_weekly ALTER COLUMN feedback_time SET OPTIONS (description='Students\' FEEDBACK time (away) events.');
+
+ALTER TABLE class_data.agg_class_weekly ALTER COLUMN feedback_yes_mark SET OPTIONS (description='Students\' FEEDBACK yes_mark (yes) events.');

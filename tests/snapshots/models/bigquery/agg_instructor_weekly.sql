@@ -92,3 +92,35 @@ SELECT
 FROM weekly
 INNER JOIN calendar
   ON calendar.date_day = weekly.week_start;
+
+ALTER TABLE class_data.agg_instructor_weekly SET OPTIONS (description='One row per instructor and local week with what they taught and how their students took part.');
+
+ALTER TABLE class_data.agg_instructor_weekly ALTER COLUMN instructor_id SET OPTIONS (description='The teacher or assistant.');
+
+ALTER TABLE class_data.agg_instructor_weekly ALTER COLUMN week_start SET OPTIONS (description='Monday of the local week.');
+
+ALTER TABLE class_data.agg_instructor_weekly ALTER COLUMN iso_year SET OPTIONS (description='ISO year of the week.');
+
+ALTER TABLE class_data.agg_instructor_weekly ALTER COLUMN iso_week SET OPTIONS (description='ISO week number.');
+
+ALTER TABLE class_data.agg_instructor_weekly ALTER COLUMN school_week SET OPTIONS (description='Week number from the first week of data.');
+
+ALTER TABLE class_data.agg_instructor_weekly ALTER COLUMN classes_taught SET OPTIONS (description='Distinct classes among the sessions taught.');
+
+ALTER TABLE class_data.agg_instructor_weekly ALTER COLUMN sessions_taught SET OPTIONS (description='Held sessions attended as staff.');
+
+ALTER TABLE class_data.agg_instructor_weekly ALTER COLUMN sessions_as_teacher SET OPTIONS (description='Of them, with role teacher.');
+
+ALTER TABLE class_data.agg_instructor_weekly ALTER COLUMN on_time_sessions SET OPTIONS (description='Sessions joined by the (scheduled) start.');
+
+ALTER TABLE class_data.agg_instructor_weekly ALTER COLUMN on_time_share SET OPTIONS (description='on_time_sessions / sessions_taught.');
+
+ALTER TABLE class_data.agg_instructor_weekly ALTER COLUMN students_expected SET OPTIONS (description='Students on those sessions\' reports.');
+
+ALTER TABLE class_data.agg_instructor_weekly ALTER COLUMN students_present SET OPTIONS (description='Of them, present.');
+
+ALTER TABLE class_data.agg_instructor_weekly ALTER COLUMN student_attendance_rate SET OPTIONS (description='students_present / students_expected.');
+
+ALTER TABLE class_data.agg_instructor_weekly ALTER COLUMN student_talk_minutes_per_attendee SET OPTIONS (description='Students\' talk minutes per present student-session.');
+
+ALTER TABLE class_data.agg_instructor_weekly ALTER COLUMN hand_raises_per_attendee SET OPTIONS (description='Students\' hand raises per present student-session.');

@@ -122,3 +122,27 @@ SELECT
 FROM calendar
 LEFT JOIN scheduled_counts
   ON scheduled_counts.date_day = calendar.date_day;
+
+ALTER TABLE class_data.dim_date SET OPTIONS (description='The calendar in the school\'s time zone, one row per local date over the data\'s range.');
+
+ALTER TABLE class_data.dim_date ALTER COLUMN date_day SET OPTIONS (description='The local date.');
+
+ALTER TABLE class_data.dim_date ALTER COLUMN week_start SET OPTIONS (description='Monday of its ISO week.');
+
+ALTER TABLE class_data.dim_date ALTER COLUMN iso_year SET OPTIONS (description='ISO year.');
+
+ALTER TABLE class_data.dim_date ALTER COLUMN iso_week SET OPTIONS (description='ISO week number.');
+
+ALTER TABLE class_data.dim_date ALTER COLUMN calendar_year SET OPTIONS (description='Calendar year.');
+
+ALTER TABLE class_data.dim_date ALTER COLUMN month_number SET OPTIONS (description='Month (1-12).');
+
+ALTER TABLE class_data.dim_date ALTER COLUMN month_start SET OPTIONS (description='First day of the month.');
+
+ALTER TABLE class_data.dim_date ALTER COLUMN day_of_week SET OPTIONS (description='ISO weekday (1 = Monday ... 7 = Sunday).');
+
+ALTER TABLE class_data.dim_date ALTER COLUMN is_weekend SET OPTIONS (description='Saturday or Sunday.');
+
+ALTER TABLE class_data.dim_date ALTER COLUMN school_week SET OPTIONS (description='Week number counted from the week of the first date (1, 2, ...).');
+
+ALTER TABLE class_data.dim_date ALTER COLUMN scheduled_sessions SET OPTIONS (description='Schedule entries starting that date.');

@@ -96,3 +96,29 @@ LEFT JOIN session_counts
   ON session_counts.student_id = profiles.student_id
 LEFT JOIN user_matches
   ON user_matches.student_id = profiles.student_id AND user_matches.user_rank = 1;
+
+ALTER TABLE class_data.dim_instructors SET OPTIONS (description='Every teacher and assistant, matched to the organization\'s users by e-mail.');
+
+ALTER TABLE class_data.dim_instructors ALTER COLUMN instructor_id SET OPTIONS (description='The person (Class student_id of the teacher or assistant).');
+
+ALTER TABLE class_data.dim_instructors ALTER COLUMN instructor_name SET OPTIONS (description='Name from the roster.');
+
+ALTER TABLE class_data.dim_instructors ALTER COLUMN first_name SET OPTIONS (description='First name from the roster.');
+
+ALTER TABLE class_data.dim_instructors ALTER COLUMN last_name SET OPTIONS (description='Last name from the roster.');
+
+ALTER TABLE class_data.dim_instructors ALTER COLUMN email SET OPTIONS (description='E-mail (roster, else attendance report or events).');
+
+ALTER TABLE class_data.dim_instructors ALTER COLUMN ext_person_id SET OPTIONS (description='External person id.');
+
+ALTER TABLE class_data.dim_instructors ALTER COLUMN classes_as_teacher SET OPTIONS (description='Current roster entries as teacher.');
+
+ALTER TABLE class_data.dim_instructors ALTER COLUMN classes_as_assistant SET OPTIONS (description='Current roster entries as assistant.');
+
+ALTER TABLE class_data.dim_instructors ALTER COLUMN sessions_taught SET OPTIONS (description='Held sessions attended as staff.');
+
+ALTER TABLE class_data.dim_instructors ALTER COLUMN user_id SET OPTIONS (description='Matching organization user (GET /users), by e-mail.');
+
+ALTER TABLE class_data.dim_instructors ALTER COLUMN organization_user_name SET OPTIONS (description='That user\'s name.');
+
+ALTER TABLE class_data.dim_instructors ALTER COLUMN is_zoom_configured SET OPTIONS (description='That user\'s Zoom configuration flag.');

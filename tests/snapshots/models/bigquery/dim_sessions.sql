@@ -49,3 +49,31 @@ INNER JOIN roster_counts
   AND roster_counts.session_id = sessions.session_id
 LEFT JOIN classes
   ON classes.class_id = sessions.class_id;
+
+ALTER TABLE class_data.dim_sessions SET OPTIONS (description='Every started session with its window, local date, status and student turnout.');
+
+ALTER TABLE class_data.dim_sessions ALTER COLUMN class_id SET OPTIONS (description='The class.');
+
+ALTER TABLE class_data.dim_sessions ALTER COLUMN class_name SET OPTIONS (description='The class\'s name.');
+
+ALTER TABLE class_data.dim_sessions ALTER COLUMN session_id SET OPTIONS (description='The session.');
+
+ALTER TABLE class_data.dim_sessions ALTER COLUMN session_date SET OPTIONS (description='Local date of the session start.');
+
+ALTER TABLE class_data.dim_sessions ALTER COLUMN session_status SET OPTIONS (description='held or live.');
+
+ALTER TABLE class_data.dim_sessions ALTER COLUMN session_start_time SET OPTIONS (description='Session start (UTC).');
+
+ALTER TABLE class_data.dim_sessions ALTER COLUMN session_end_time SET OPTIONS (description='Session end (UTC).');
+
+ALTER TABLE class_data.dim_sessions ALTER COLUMN session_seconds SET OPTIONS (description='Session length in seconds.');
+
+ALTER TABLE class_data.dim_sessions ALTER COLUMN roster_students SET OPTIONS (description='Students on the session\'s attendance report.');
+
+ALTER TABLE class_data.dim_sessions ALTER COLUMN present_students SET OPTIONS (description='Of them, present.');
+
+ALTER TABLE class_data.dim_sessions ALTER COLUMN tardy_students SET OPTIONS (description='Of them, tardy.');
+
+ALTER TABLE class_data.dim_sessions ALTER COLUMN staff_present SET OPTIONS (description='Teachers and assistants on the report who came.');
+
+ALTER TABLE class_data.dim_sessions ALTER COLUMN attendance_rate SET OPTIONS (description='present_students / roster_students, held sessions only.');

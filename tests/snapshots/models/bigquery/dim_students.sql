@@ -115,3 +115,27 @@ LEFT JOIN participant_profiles
   ON participant_profiles.student_id = students.student_id
 LEFT JOIN event_profiles
   ON event_profiles.student_id = students.student_id;
+
+ALTER TABLE class_data.dim_students SET OPTIONS (description='Every student (no staff-only people), one profile each.');
+
+ALTER TABLE class_data.dim_students ALTER COLUMN student_id SET OPTIONS (description='The student (Class student_id).');
+
+ALTER TABLE class_data.dim_students ALTER COLUMN student_name SET OPTIONS (description='Name from the roster.');
+
+ALTER TABLE class_data.dim_students ALTER COLUMN first_name SET OPTIONS (description='First name from the roster.');
+
+ALTER TABLE class_data.dim_students ALTER COLUMN last_name SET OPTIONS (description='Last name from the roster.');
+
+ALTER TABLE class_data.dim_students ALTER COLUMN email SET OPTIONS (description='E-mail (roster, else attendance report, else events).');
+
+ALTER TABLE class_data.dim_students ALTER COLUMN ext_person_id SET OPTIONS (description='External person id (same fallbacks).');
+
+ALTER TABLE class_data.dim_students ALTER COLUMN enrolled_classes SET OPTIONS (description='Current roster entries.');
+
+ALTER TABLE class_data.dim_students ALTER COLUMN classes_as_student SET OPTIONS (description='Current roster entries as a student.');
+
+ALTER TABLE class_data.dim_students ALTER COLUMN classes_as_staff SET OPTIONS (description='Current roster entries as teacher or assistant.');
+
+ALTER TABLE class_data.dim_students ALTER COLUMN roster_sessions SET OPTIONS (description='Sessions on an attendance report as a student.');
+
+ALTER TABLE class_data.dim_students ALTER COLUMN sessions_present SET OPTIONS (description='Of them, present.');

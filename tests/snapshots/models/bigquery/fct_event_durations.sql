@@ -102,3 +102,35 @@ LEFT JOIN outside_roles
   AND outside_roles.class_id = grouped.class_id
   AND outside_roles.activity_date = grouped.activity_date
   AND outside_roles.student_id = grouped.student_id;
+
+ALTER TABLE class_data.fct_event_durations SET OPTIONS (description='Activity per person, session (or local date outside sessions) and kind of event, with counts and times.');
+
+ALTER TABLE class_data.fct_event_durations ALTER COLUMN class_id SET OPTIONS (description='The class.');
+
+ALTER TABLE class_data.fct_event_durations ALTER COLUMN session_id SET OPTIONS (description='The session the events belong to (null outside every session).');
+
+ALTER TABLE class_data.fct_event_durations ALTER COLUMN activity_date SET OPTIONS (description='Local date of the session (or of the event, outside sessions).');
+
+ALTER TABLE class_data.fct_event_durations ALTER COLUMN student_id SET OPTIONS (description='The person.');
+
+ALTER TABLE class_data.fct_event_durations ALTER COLUMN enrollment_role SET OPTIONS (description='Roster role at the time (student if on no roster).');
+
+ALTER TABLE class_data.fct_event_durations ALTER COLUMN person_type SET OPTIONS (description='student or staff.');
+
+ALTER TABLE class_data.fct_event_durations ALTER COLUMN event_type SET OPTIONS (description='Event type as reported (undocumented types are kept and warned about).');
+
+ALTER TABLE class_data.fct_event_durations ALTER COLUMN event_value SET OPTIONS (description='Event value (null when the API gave none).');
+
+ALTER TABLE class_data.fct_event_durations ALTER COLUMN event_count SET OPTIONS (description='Number of events.');
+
+ALTER TABLE class_data.fct_event_durations ALTER COLUMN total_seconds SET OPTIONS (description='Sum of the events\' own lengths (end - start), whole events.');
+
+ALTER TABLE class_data.fct_event_durations ALTER COLUMN merged_seconds SET OPTIONS (description='Wall-clock time covered within the attended stretch, overlaps counted once.');
+
+ALTER TABLE class_data.fct_event_durations ALTER COLUMN islands SET OPTIONS (description='Separate stretches left after clipping and merging.');
+
+ALTER TABLE class_data.fct_event_durations ALTER COLUMN first_event_start SET OPTIONS (description='Earliest event start (UTC).');
+
+ALTER TABLE class_data.fct_event_durations ALTER COLUMN last_event_start SET OPTIONS (description='Latest event start (UTC).');
+
+ALTER TABLE class_data.fct_event_durations ALTER COLUMN last_event_end SET OPTIONS (description='Latest event end (UTC).');

@@ -162,3 +162,39 @@ LEFT JOIN session_counts
   AND session_counts.session_id = statused.session_id
 LEFT JOIN rostered_students
   ON rostered_students.schedule_id = statused.schedule_id;
+
+ALTER TABLE class_data.fct_scheduled_sessions SET OPTIONS (description='One row per schedule entry with its matched session, status and student turnout.');
+
+ALTER TABLE class_data.fct_scheduled_sessions ALTER COLUMN schedule_id SET OPTIONS (description='The schedule entry (GET /schedules).');
+
+ALTER TABLE class_data.fct_scheduled_sessions ALTER COLUMN class_id SET OPTIONS (description='The class.');
+
+ALTER TABLE class_data.fct_scheduled_sessions ALTER COLUMN scheduled_start_time SET OPTIONS (description='Planned start (UTC).');
+
+ALTER TABLE class_data.fct_scheduled_sessions ALTER COLUMN scheduled_end_time SET OPTIONS (description='Planned end (UTC).');
+
+ALTER TABLE class_data.fct_scheduled_sessions ALTER COLUMN scheduled_start_local SET OPTIONS (description='Planned start in the school\'s time zone.');
+
+ALTER TABLE class_data.fct_scheduled_sessions ALTER COLUMN scheduled_end_local SET OPTIONS (description='Planned end in the school\'s time zone.');
+
+ALTER TABLE class_data.fct_scheduled_sessions ALTER COLUMN scheduled_date SET OPTIONS (description='Local date of the planned start.');
+
+ALTER TABLE class_data.fct_scheduled_sessions ALTER COLUMN scheduled_seconds SET OPTIONS (description='Planned length in seconds.');
+
+ALTER TABLE class_data.fct_scheduled_sessions ALTER COLUMN session_id SET OPTIONS (description='The session that took place for it (null if none).');
+
+ALTER TABLE class_data.fct_scheduled_sessions ALTER COLUMN session_status SET OPTIONS (description='held, live, missed (start passed, no session) or upcoming.');
+
+ALTER TABLE class_data.fct_scheduled_sessions ALTER COLUMN session_start_time SET OPTIONS (description='Actual session start (UTC).');
+
+ALTER TABLE class_data.fct_scheduled_sessions ALTER COLUMN session_end_time SET OPTIONS (description='Actual session end (UTC).');
+
+ALTER TABLE class_data.fct_scheduled_sessions ALTER COLUMN students_expected SET OPTIONS (description='Students on the session\'s report; for missed and upcoming, on the roster at the planned start.');
+
+ALTER TABLE class_data.fct_scheduled_sessions ALTER COLUMN students_present SET OPTIONS (description='Students present (null without a session).');
+
+ALTER TABLE class_data.fct_scheduled_sessions ALTER COLUMN students_absent SET OPTIONS (description='students_expected - students_present, held sessions only.');
+
+ALTER TABLE class_data.fct_scheduled_sessions ALTER COLUMN students_tardy SET OPTIONS (description='Students marked tardy (null without a session).');
+
+ALTER TABLE class_data.fct_scheduled_sessions ALTER COLUMN teacher_join_offset_seconds SET OPTIONS (description='First teacher\'s join minus the planned start (negative = early).');

@@ -132,3 +132,37 @@ LEFT JOIN streak_lengths AS current_streak
   ON current_streak.class_id = students.class_id
   AND current_streak.student_id = students.student_id
   AND current_streak.presences_so_far = streak_summary.presences;
+
+ALTER TABLE class_data.fct_student_class_attendance SET OPTIONS (description='One row per class and student (no staff) with the term\'s attendance KPIs and chronic absence.');
+
+ALTER TABLE class_data.fct_student_class_attendance ALTER COLUMN class_id SET OPTIONS (description='The class.');
+
+ALTER TABLE class_data.fct_student_class_attendance ALTER COLUMN student_id SET OPTIONS (description='The student.');
+
+ALTER TABLE class_data.fct_student_class_attendance ALTER COLUMN sessions_expected SET OPTIONS (description='Held sessions with the student on the report as a student.');
+
+ALTER TABLE class_data.fct_student_class_attendance ALTER COLUMN sessions_present SET OPTIONS (description='Expected sessions attended.');
+
+ALTER TABLE class_data.fct_student_class_attendance ALTER COLUMN sessions_absent SET OPTIONS (description='sessions_expected - sessions_present.');
+
+ALTER TABLE class_data.fct_student_class_attendance ALTER COLUMN sessions_tardy SET OPTIONS (description='Expected sessions marked tardy.');
+
+ALTER TABLE class_data.fct_student_class_attendance ALTER COLUMN attendance_rate SET OPTIONS (description='sessions_present / sessions_expected.');
+
+ALTER TABLE class_data.fct_student_class_attendance ALTER COLUMN attended_minutes SET OPTIONS (description='Attended time (clipped join to leave) summed, in minutes.');
+
+ALTER TABLE class_data.fct_student_class_attendance ALTER COLUMN current_absence_streak SET OPTIONS (description='Expected sessions missed since the last attended one.');
+
+ALTER TABLE class_data.fct_student_class_attendance ALTER COLUMN longest_absence_streak SET OPTIONS (description='Most expected sessions missed in a row.');
+
+ALTER TABLE class_data.fct_student_class_attendance ALTER COLUMN last_attended_session_start SET OPTIONS (description='Start of the last attended session (UTC).');
+
+ALTER TABLE class_data.fct_student_class_attendance ALTER COLUMN last_attended_date SET OPTIONS (description='Local date of the last attended session.');
+
+ALTER TABLE class_data.fct_student_class_attendance ALTER COLUMN trailing_4_week_rate SET OPTIONS (description='Attendance rate over sessions started in the 28 days before the data\'s as-of time.');
+
+ALTER TABLE class_data.fct_student_class_attendance ALTER COLUMN is_chronically_absent SET OPTIONS (description='Absent from at least the chronic-absence threshold (10 % by default) of expected sessions.');
+
+ALTER TABLE class_data.fct_student_class_attendance ALTER COLUMN avg_talk_minutes SET OPTIONS (description='Talk minutes per attended session.');
+
+ALTER TABLE class_data.fct_student_class_attendance ALTER COLUMN avg_hand_raises SET OPTIONS (description='Hand raises per attended session.');

@@ -91,3 +91,45 @@ LEFT JOIN activity
   ON activity.class_id = participants.class_id
   AND activity.session_id = participants.session_id
   AND activity.student_id = participants.student_id;
+
+ALTER TABLE class_data.fct_student_engagement SET OPTIONS (description='One row per person and started session with attended time and engagement (clipped to attended time).');
+
+ALTER TABLE class_data.fct_student_engagement ALTER COLUMN class_id SET OPTIONS (description='The class.');
+
+ALTER TABLE class_data.fct_student_engagement ALTER COLUMN session_id SET OPTIONS (description='The started session.');
+
+ALTER TABLE class_data.fct_student_engagement ALTER COLUMN student_id SET OPTIONS (description='The person (students and staff; see person_type).');
+
+ALTER TABLE class_data.fct_student_engagement ALTER COLUMN session_date SET OPTIONS (description='Local date of the session start.');
+
+ALTER TABLE class_data.fct_student_engagement ALTER COLUMN session_status SET OPTIONS (description='held or live (live rows are incomplete).');
+
+ALTER TABLE class_data.fct_student_engagement ALTER COLUMN enrollment_role SET OPTIONS (description='Roster role at the session (student if on no roster).');
+
+ALTER TABLE class_data.fct_student_engagement ALTER COLUMN person_type SET OPTIONS (description='student or staff.');
+
+ALTER TABLE class_data.fct_student_engagement ALTER COLUMN on_attendance_roster SET OPTIONS (description='Whether the person is on the session\'s attendance report.');
+
+ALTER TABLE class_data.fct_student_engagement ALTER COLUMN attended SET OPTIONS (description='Present per the report (true for people missing from it but with events).');
+
+ALTER TABLE class_data.fct_student_engagement ALTER COLUMN attended_seconds SET OPTIONS (description='Attended time in seconds (null if not reported or missing from the report).');
+
+ALTER TABLE class_data.fct_student_engagement ALTER COLUMN talk_seconds SET OPTIONS (description='Time talking (IS_TALKING true) within the attended stretch, overlaps merged.');
+
+ALTER TABLE class_data.fct_student_engagement ALTER COLUMN video_on_seconds SET OPTIONS (description='Time with video on within the attended stretch, overlaps merged.');
+
+ALTER TABLE class_data.fct_student_engagement ALTER COLUMN focused_seconds SET OPTIONS (description='Time focused within the attended stretch, overlaps merged.');
+
+ALTER TABLE class_data.fct_student_engagement ALTER COLUMN muted_seconds SET OPTIONS (description='Time muted within the attended stretch, overlaps merged.');
+
+ALTER TABLE class_data.fct_student_engagement ALTER COLUMN presenting_seconds SET OPTIONS (description='Time presenting within the attended stretch, overlaps merged.');
+
+ALTER TABLE class_data.fct_student_engagement ALTER COLUMN hand_raises SET OPTIONS (description='RAISED_HAND events with value 1.');
+
+ALTER TABLE class_data.fct_student_engagement ALTER COLUMN reactions SET OPTIONS (description='REACTION events (any value).');
+
+ALTER TABLE class_data.fct_student_engagement ALTER COLUMN feedback_count SET OPTIONS (description='FEEDBACK events (any value).');
+
+ALTER TABLE class_data.fct_student_engagement ALTER COLUMN stars SET OPTIONS (description='Highest STARS value awarded (0-3; null if none).');
+
+ALTER TABLE class_data.fct_student_engagement ALTER COLUMN events SET OPTIONS (description='All events attributed to the session for this person.');

@@ -164,3 +164,5 @@ SELECT
   END AS merged_milliseconds,
   event_duration_raw
 FROM with_reach;
+
+ALTER TABLE class_data.int_class__events SET OPTIONS (description='Every activity event with its session (or none), local activity date, counted part and merged time.');

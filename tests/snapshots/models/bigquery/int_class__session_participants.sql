@@ -118,3 +118,5 @@ LEFT JOIN roster
   ON roster.class_id = participants.class_id
   AND roster.session_id = participants.session_id
   AND roster.student_id = participants.student_id;
+
+ALTER TABLE class_data.int_class__session_participants SET OPTIONS (description='One row per person and started session: everyone on the session\'s attendance report plus anyone with events in the session but missing from it, with their role at the time. enrollment_role: the roster version current at the session start (rosters are kept as dlt SCD2 history; a session older than the first version seen takes the earliest version); a person on no roster at the time falls back to \'student\', as the attendance report lists them with the class\'s students and \'student\' is the API\'s default role. person_type: \'staff\' for teachers and assistants, \'student\' otherwise (student metrics count person_type = \'student\' only).');

@@ -100,3 +100,37 @@ LEFT JOIN schedule_stats
   ON schedule_stats.class_id = classes.class_id
 LEFT JOIN attendee_stats
   ON attendee_stats.class_id = classes.class_id;
+
+COMMENT ON TABLE class_data.agg_class_summary IS 'One row per class summing up how it ran (held sessions and students only in rates).';
+
+COMMENT ON COLUMN class_data.agg_class_summary.class_id IS 'The class.';
+
+COMMENT ON COLUMN class_data.agg_class_summary.class_name IS 'The class''s name.';
+
+COMMENT ON COLUMN class_data.agg_class_summary.class_status IS 'regular, deferred or unlisted.';
+
+COMMENT ON COLUMN class_data.agg_class_summary.sessions_scheduled IS 'Schedule entries.';
+
+COMMENT ON COLUMN class_data.agg_class_summary.sessions_missed IS 'Schedule entries whose start passed without a session.';
+
+COMMENT ON COLUMN class_data.agg_class_summary.sessions_upcoming IS 'Schedule entries still ahead.';
+
+COMMENT ON COLUMN class_data.agg_class_summary.sessions_held IS 'Started sessions that have ended.';
+
+COMMENT ON COLUMN class_data.agg_class_summary.sessions_live IS 'Sessions still running at the data''s as-of time.';
+
+COMMENT ON COLUMN class_data.agg_class_summary.first_session_start IS 'First session start (UTC).';
+
+COMMENT ON COLUMN class_data.agg_class_summary.last_session_end IS 'Last session end (UTC).';
+
+COMMENT ON COLUMN class_data.agg_class_summary.students_enrolled IS 'Current roster entries with role student.';
+
+COMMENT ON COLUMN class_data.agg_class_summary.avg_attendance_rate IS 'Mean over held sessions of present / students on the report.';
+
+COMMENT ON COLUMN class_data.agg_class_summary.attendee_sessions IS 'Student-sessions marked present in held sessions.';
+
+COMMENT ON COLUMN class_data.agg_class_summary.total_talk_minutes IS 'Those students'' talk minutes.';
+
+COMMENT ON COLUMN class_data.agg_class_summary.avg_talk_minutes_per_attendee IS 'total_talk_minutes / attendee_sessions.';
+
+COMMENT ON COLUMN class_data.agg_class_summary.staff_talk_minutes IS 'Teachers'' and assistants'' talk minutes in held sessions.';

@@ -128,3 +128,27 @@ SELECT
 FROM calendar
 LEFT JOIN scheduled_counts
   ON scheduled_counts.date_day = calendar.date_day;
+
+COMMENT ON TABLE class_data.dim_date IS 'The calendar in the school''s time zone, one row per local date over the data''s range.';
+
+COMMENT ON COLUMN class_data.dim_date.date_day IS 'The local date.';
+
+COMMENT ON COLUMN class_data.dim_date.week_start IS 'Monday of its ISO week.';
+
+COMMENT ON COLUMN class_data.dim_date.iso_year IS 'ISO year.';
+
+COMMENT ON COLUMN class_data.dim_date.iso_week IS 'ISO week number.';
+
+COMMENT ON COLUMN class_data.dim_date.calendar_year IS 'Calendar year.';
+
+COMMENT ON COLUMN class_data.dim_date.month_number IS 'Month (1-12).';
+
+COMMENT ON COLUMN class_data.dim_date.month_start IS 'First day of the month.';
+
+COMMENT ON COLUMN class_data.dim_date.day_of_week IS 'ISO weekday (1 = Monday ... 7 = Sunday).';
+
+COMMENT ON COLUMN class_data.dim_date.is_weekend IS 'Saturday or Sunday.';
+
+COMMENT ON COLUMN class_data.dim_date.school_week IS 'Week number counted from the week of the first date (1, 2, ...).';
+
+COMMENT ON COLUMN class_data.dim_date.scheduled_sessions IS 'Schedule entries starting that date.';

@@ -98,3 +98,29 @@ LEFT JOIN session_counts
   ON session_counts.student_id = profiles.student_id
 LEFT JOIN user_matches
   ON user_matches.student_id = profiles.student_id AND user_matches.user_rank = 1;
+
+COMMENT ON TABLE class_data.dim_instructors IS 'Every teacher and assistant, matched to the organization''s users by e-mail.';
+
+COMMENT ON COLUMN class_data.dim_instructors.instructor_id IS 'The person (Class student_id of the teacher or assistant).';
+
+COMMENT ON COLUMN class_data.dim_instructors.instructor_name IS 'Name from the roster.';
+
+COMMENT ON COLUMN class_data.dim_instructors.first_name IS 'First name from the roster.';
+
+COMMENT ON COLUMN class_data.dim_instructors.last_name IS 'Last name from the roster.';
+
+COMMENT ON COLUMN class_data.dim_instructors.email IS 'E-mail (roster, else attendance report or events).';
+
+COMMENT ON COLUMN class_data.dim_instructors.ext_person_id IS 'External person id.';
+
+COMMENT ON COLUMN class_data.dim_instructors.classes_as_teacher IS 'Current roster entries as teacher.';
+
+COMMENT ON COLUMN class_data.dim_instructors.classes_as_assistant IS 'Current roster entries as assistant.';
+
+COMMENT ON COLUMN class_data.dim_instructors.sessions_taught IS 'Held sessions attended as staff.';
+
+COMMENT ON COLUMN class_data.dim_instructors.user_id IS 'Matching organization user (GET /users), by e-mail.';
+
+COMMENT ON COLUMN class_data.dim_instructors.organization_user_name IS 'That user''s name.';
+
+COMMENT ON COLUMN class_data.dim_instructors.is_zoom_configured IS 'That user''s Zoom configuration flag.';

@@ -51,3 +51,31 @@ INNER JOIN roster_counts
   AND roster_counts.session_id = sessions.session_id
 LEFT JOIN classes
   ON classes.class_id = sessions.class_id;
+
+COMMENT ON TABLE class_data.dim_sessions IS 'Every started session with its window, local date, status and student turnout.';
+
+COMMENT ON COLUMN class_data.dim_sessions.class_id IS 'The class.';
+
+COMMENT ON COLUMN class_data.dim_sessions.class_name IS 'The class''s name.';
+
+COMMENT ON COLUMN class_data.dim_sessions.session_id IS 'The session.';
+
+COMMENT ON COLUMN class_data.dim_sessions.session_date IS 'Local date of the session start.';
+
+COMMENT ON COLUMN class_data.dim_sessions.session_status IS 'held or live.';
+
+COMMENT ON COLUMN class_data.dim_sessions.session_start_time IS 'Session start (UTC).';
+
+COMMENT ON COLUMN class_data.dim_sessions.session_end_time IS 'Session end (UTC).';
+
+COMMENT ON COLUMN class_data.dim_sessions.session_seconds IS 'Session length in seconds.';
+
+COMMENT ON COLUMN class_data.dim_sessions.roster_students IS 'Students on the session''s attendance report.';
+
+COMMENT ON COLUMN class_data.dim_sessions.present_students IS 'Of them, present.';
+
+COMMENT ON COLUMN class_data.dim_sessions.tardy_students IS 'Of them, tardy.';
+
+COMMENT ON COLUMN class_data.dim_sessions.staff_present IS 'Teachers and assistants on the report who came.';
+
+COMMENT ON COLUMN class_data.dim_sessions.attendance_rate IS 'present_students / roster_students, held sessions only.';

@@ -104,3 +104,35 @@ LEFT JOIN outside_roles
   AND outside_roles.class_id = grouped.class_id
   AND outside_roles.activity_date = grouped.activity_date
   AND outside_roles.student_id = grouped.student_id;
+
+COMMENT ON TABLE class_data.fct_event_durations IS 'Activity per person, session (or local date outside sessions) and kind of event, with counts and times.';
+
+COMMENT ON COLUMN class_data.fct_event_durations.class_id IS 'The class.';
+
+COMMENT ON COLUMN class_data.fct_event_durations.session_id IS 'The session the events belong to (null outside every session).';
+
+COMMENT ON COLUMN class_data.fct_event_durations.activity_date IS 'Local date of the session (or of the event, outside sessions).';
+
+COMMENT ON COLUMN class_data.fct_event_durations.student_id IS 'The person.';
+
+COMMENT ON COLUMN class_data.fct_event_durations.enrollment_role IS 'Roster role at the time (student if on no roster).';
+
+COMMENT ON COLUMN class_data.fct_event_durations.person_type IS 'student or staff.';
+
+COMMENT ON COLUMN class_data.fct_event_durations.event_type IS 'Event type as reported (undocumented types are kept and warned about).';
+
+COMMENT ON COLUMN class_data.fct_event_durations.event_value IS 'Event value (null when the API gave none).';
+
+COMMENT ON COLUMN class_data.fct_event_durations.event_count IS 'Number of events.';
+
+COMMENT ON COLUMN class_data.fct_event_durations.total_seconds IS 'Sum of the events'' own lengths (end - start), whole events.';
+
+COMMENT ON COLUMN class_data.fct_event_durations.merged_seconds IS 'Wall-clock time covered within the attended stretch, overlaps counted once.';
+
+COMMENT ON COLUMN class_data.fct_event_durations.islands IS 'Separate stretches left after clipping and merging.';
+
+COMMENT ON COLUMN class_data.fct_event_durations.first_event_start IS 'Earliest event start (UTC).';
+
+COMMENT ON COLUMN class_data.fct_event_durations.last_event_start IS 'Latest event start (UTC).';
+
+COMMENT ON COLUMN class_data.fct_event_durations.last_event_end IS 'Latest event end (UTC).';

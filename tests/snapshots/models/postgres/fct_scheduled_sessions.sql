@@ -173,3 +173,39 @@ LEFT JOIN session_counts
   AND session_counts.session_id = statused.session_id
 LEFT JOIN rostered_students
   ON rostered_students.schedule_id = statused.schedule_id;
+
+COMMENT ON TABLE class_data.fct_scheduled_sessions IS 'One row per schedule entry with its matched session, status and student turnout.';
+
+COMMENT ON COLUMN class_data.fct_scheduled_sessions.schedule_id IS 'The schedule entry (GET /schedules).';
+
+COMMENT ON COLUMN class_data.fct_scheduled_sessions.class_id IS 'The class.';
+
+COMMENT ON COLUMN class_data.fct_scheduled_sessions.scheduled_start_time IS 'Planned start (UTC).';
+
+COMMENT ON COLUMN class_data.fct_scheduled_sessions.scheduled_end_time IS 'Planned end (UTC).';
+
+COMMENT ON COLUMN class_data.fct_scheduled_sessions.scheduled_start_local IS 'Planned start in the school''s time zone.';
+
+COMMENT ON COLUMN class_data.fct_scheduled_sessions.scheduled_end_local IS 'Planned end in the school''s time zone.';
+
+COMMENT ON COLUMN class_data.fct_scheduled_sessions.scheduled_date IS 'Local date of the planned start.';
+
+COMMENT ON COLUMN class_data.fct_scheduled_sessions.scheduled_seconds IS 'Planned length in seconds.';
+
+COMMENT ON COLUMN class_data.fct_scheduled_sessions.session_id IS 'The session that took place for it (null if none).';
+
+COMMENT ON COLUMN class_data.fct_scheduled_sessions.session_status IS 'held, live, missed (start passed, no session) or upcoming.';
+
+COMMENT ON COLUMN class_data.fct_scheduled_sessions.session_start_time IS 'Actual session start (UTC).';
+
+COMMENT ON COLUMN class_data.fct_scheduled_sessions.session_end_time IS 'Actual session end (UTC).';
+
+COMMENT ON COLUMN class_data.fct_scheduled_sessions.students_expected IS 'Students on the session''s report; for missed and upcoming, on the roster at the planned start.';
+
+COMMENT ON COLUMN class_data.fct_scheduled_sessions.students_present IS 'Students present (null without a session).';
+
+COMMENT ON COLUMN class_data.fct_scheduled_sessions.students_absent IS 'students_expected - students_present, held sessions only.';
+
+COMMENT ON COLUMN class_data.fct_scheduled_sessions.students_tardy IS 'Students marked tardy (null without a session).';
+
+COMMENT ON COLUMN class_data.fct_scheduled_sessions.teacher_join_offset_seconds IS 'First teacher''s join minus the planned start (negative = early).';

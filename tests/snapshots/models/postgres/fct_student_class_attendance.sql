@@ -134,3 +134,37 @@ LEFT JOIN streak_lengths AS current_streak
   ON current_streak.class_id = students.class_id
   AND current_streak.student_id = students.student_id
   AND current_streak.presences_so_far = streak_summary.presences;
+
+COMMENT ON TABLE class_data.fct_student_class_attendance IS 'One row per class and student (no staff) with the term''s attendance KPIs and chronic absence.';
+
+COMMENT ON COLUMN class_data.fct_student_class_attendance.class_id IS 'The class.';
+
+COMMENT ON COLUMN class_data.fct_student_class_attendance.student_id IS 'The student.';
+
+COMMENT ON COLUMN class_data.fct_student_class_attendance.sessions_expected IS 'Held sessions with the student on the report as a student.';
+
+COMMENT ON COLUMN class_data.fct_student_class_attendance.sessions_present IS 'Expected sessions attended.';
+
+COMMENT ON COLUMN class_data.fct_student_class_attendance.sessions_absent IS 'sessions_expected - sessions_present.';
+
+COMMENT ON COLUMN class_data.fct_student_class_attendance.sessions_tardy IS 'Expected sessions marked tardy.';
+
+COMMENT ON COLUMN class_data.fct_student_class_attendance.attendance_rate IS 'sessions_present / sessions_expected.';
+
+COMMENT ON COLUMN class_data.fct_student_class_attendance.attended_minutes IS 'Attended time (clipped join to leave) summed, in minutes.';
+
+COMMENT ON COLUMN class_data.fct_student_class_attendance.current_absence_streak IS 'Expected sessions missed since the last attended one.';
+
+COMMENT ON COLUMN class_data.fct_student_class_attendance.longest_absence_streak IS 'Most expected sessions missed in a row.';
+
+COMMENT ON COLUMN class_data.fct_student_class_attendance.last_attended_session_start IS 'Start of the last attended session (UTC).';
+
+COMMENT ON COLUMN class_data.fct_student_class_attendance.last_attended_date IS 'Local date of the last attended session.';
+
+COMMENT ON COLUMN class_data.fct_student_class_attendance.trailing_4_week_rate IS 'Attendance rate over sessions started in the 28 days before the data''s as-of time.';
+
+COMMENT ON COLUMN class_data.fct_student_class_attendance.is_chronically_absent IS 'Absent from at least the chronic-absence threshold (10 % by default) of expected sessions.';
+
+COMMENT ON COLUMN class_data.fct_student_class_attendance.avg_talk_minutes IS 'Talk minutes per attended session.';
+
+COMMENT ON COLUMN class_data.fct_student_class_attendance.avg_hand_raises IS 'Hand raises per attended session.';

@@ -169,3 +169,5 @@ SELECT
   END AS merged_milliseconds,
   event_duration_raw
 FROM with_reach;
+
+COMMENT ON TABLE class_data.int_class__events IS 'Every activity event with its session (or none), local activity date, counted part and merged time.';

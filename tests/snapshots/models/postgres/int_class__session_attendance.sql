@@ -64,3 +64,5 @@ SELECT
     ) AS BIGINT)
   END AS attended_milliseconds
 FROM bounded;
+
+COMMENT ON TABLE class_data.int_class__session_attendance IS 'One row per person on a started session''s attendance report with the stretch of the session they attended: [attended_from, attended_to) is join -> leave clipped to the session window (an empty stretch at the session start if they never joined; up to the session end while they are still in, i.e. no leave_time yet). attended_milliseconds is its length, null while they are still in. Engaged time is clipped to the same stretch (int_class__events), so it never exceeds attended time.';

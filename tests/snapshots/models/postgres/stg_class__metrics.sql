@@ -39,3 +39,5 @@ SELECT
 FROM ranked
 WHERE
   duplicate_rank = 1;
+
+COMMENT ON VIEW class_data.stg_class__metrics IS 'In-class activity events from GET /reporting/metrics: typed and deduplicated. Two events of one student and type at the same instant with different values are two events. A missing value (the loader lands the API''s null as '''') is null here, '''' and null alike. `event_duration_raw` is the API''s own duration field, kept as reported but not trusted: the documented example reports 36000 for a 600-second event. Durations downstream come from event_end - event_start.';

@@ -239,3 +239,63 @@ LEFT JOIN tardy_counts
 LEFT JOIN feedback
   ON feedback.class_id = class_weeks.class_id
   AND feedback.week_start = class_weeks.week_start;
+
+COMMENT ON TABLE class_data.agg_class_weekly IS 'One row per class and local week with held-session rates for students.';
+
+COMMENT ON COLUMN class_data.agg_class_weekly.class_id IS 'The class.';
+
+COMMENT ON COLUMN class_data.agg_class_weekly.week_start IS 'Monday of the local week.';
+
+COMMENT ON COLUMN class_data.agg_class_weekly.iso_year IS 'ISO year of the week.';
+
+COMMENT ON COLUMN class_data.agg_class_weekly.iso_week IS 'ISO week number.';
+
+COMMENT ON COLUMN class_data.agg_class_weekly.school_week IS 'Week number from the first week of data.';
+
+COMMENT ON COLUMN class_data.agg_class_weekly.sessions_scheduled IS 'Schedule entries that week, not counting upcoming ones.';
+
+COMMENT ON COLUMN class_data.agg_class_weekly.sessions_missed IS 'Of them, missed.';
+
+COMMENT ON COLUMN class_data.agg_class_weekly.sessions_held IS 'Sessions held that week.';
+
+COMMENT ON COLUMN class_data.agg_class_weekly.sessions_live IS 'Sessions still live.';
+
+COMMENT ON COLUMN class_data.agg_class_weekly.roster_size IS 'Distinct students on that week\'s held sessions\' reports.';
+
+COMMENT ON COLUMN class_data.agg_class_weekly.student_sessions_expected IS 'Student-sessions on held sessions\' reports.';
+
+COMMENT ON COLUMN class_data.agg_class_weekly.student_sessions_present IS 'Of them, present.';
+
+COMMENT ON COLUMN class_data.agg_class_weekly.attendance_rate IS 'student_sessions_present / student_sessions_expected.';
+
+COMMENT ON COLUMN class_data.agg_class_weekly.tardy_rate IS 'Tardy / present student-sessions.';
+
+COMMENT ON COLUMN class_data.agg_class_weekly.avg_attended_minutes IS 'Attended minutes per present student-session with a known attended time.';
+
+COMMENT ON COLUMN class_data.agg_class_weekly.student_talk_share IS 'Students\' share of all talk time in held sessions.';
+
+COMMENT ON COLUMN class_data.agg_class_weekly.staff_talk_share IS 'Staff\'s share of all talk time in held sessions.';
+
+COMMENT ON COLUMN class_data.agg_class_weekly.hand_raises_per_attendee IS 'Students\' hand raises per present student-session.';
+
+COMMENT ON COLUMN class_data.agg_class_weekly.video_on_share IS 'Students\' video-on time / their attended time.';
+
+COMMENT ON COLUMN class_data.agg_class_weekly.feedback_clap IS 'Students\' FEEDBACK clap events.';
+
+COMMENT ON COLUMN class_data.agg_class_weekly.feedback_coffee IS 'Students\' FEEDBACK coffee (need break) events.';
+
+COMMENT ON COLUMN class_data.agg_class_weekly.feedback_dislike IS 'Students\' FEEDBACK dislike events.';
+
+COMMENT ON COLUMN class_data.agg_class_weekly.feedback_faster IS 'Students\' FEEDBACK faster events.';
+
+COMMENT ON COLUMN class_data.agg_class_weekly.feedback_like IS 'Students\' FEEDBACK like events.';
+
+COMMENT ON COLUMN class_data.agg_class_weekly.feedback_no_mark IS 'Students\' FEEDBACK no_mark (no) events.';
+
+COMMENT ON COLUMN class_data.agg_class_weekly.feedback_question IS 'Students\' FEEDBACK question events.';
+
+COMMENT ON COLUMN class_data.agg_class_weekly.feedback_slower IS 'Students\' FEEDBACK slower events.';
+
+COMMENT ON COLUMN class_data.agg_class_weekly.feedback_time IS 'Students\' FEEDBACK time (away) events.';
+
+COMMENT ON COLUMN class_data.agg_class_weekly.feedback_yes_mark IS 'Students\' FEEDBACK yes_mark (yes) events.';

@@ -92,3 +92,35 @@ SELECT
 FROM weekly
 INNER JOIN calendar
   ON calendar.date_day = weekly.week_start;
+
+COMMENT ON TABLE class_data.agg_instructor_weekly IS 'One row per instructor and local week with what they taught and how their students took part.';
+
+COMMENT ON COLUMN class_data.agg_instructor_weekly.instructor_id IS 'The teacher or assistant.';
+
+COMMENT ON COLUMN class_data.agg_instructor_weekly.week_start IS 'Monday of the local week.';
+
+COMMENT ON COLUMN class_data.agg_instructor_weekly.iso_year IS 'ISO year of the week.';
+
+COMMENT ON COLUMN class_data.agg_instructor_weekly.iso_week IS 'ISO week number.';
+
+COMMENT ON COLUMN class_data.agg_instructor_weekly.school_week IS 'Week number from the first week of data.';
+
+COMMENT ON COLUMN class_data.agg_instructor_weekly.classes_taught IS 'Distinct classes among the sessions taught.';
+
+COMMENT ON COLUMN class_data.agg_instructor_weekly.sessions_taught IS 'Held sessions attended as staff.';
+
+COMMENT ON COLUMN class_data.agg_instructor_weekly.sessions_as_teacher IS 'Of them, with role teacher.';
+
+COMMENT ON COLUMN class_data.agg_instructor_weekly.on_time_sessions IS 'Sessions joined by the (scheduled) start.';
+
+COMMENT ON COLUMN class_data.agg_instructor_weekly.on_time_share IS 'on_time_sessions / sessions_taught.';
+
+COMMENT ON COLUMN class_data.agg_instructor_weekly.students_expected IS 'Students on those sessions\' reports.';
+
+COMMENT ON COLUMN class_data.agg_instructor_weekly.students_present IS 'Of them, present.';
+
+COMMENT ON COLUMN class_data.agg_instructor_weekly.student_attendance_rate IS 'students_present / students_expected.';
+
+COMMENT ON COLUMN class_data.agg_instructor_weekly.student_talk_minutes_per_attendee IS 'Students\' talk minutes per present student-session.';
+
+COMMENT ON COLUMN class_data.agg_instructor_weekly.hand_raises_per_attendee IS 'Students\' hand raises per present student-session.';

@@ -115,3 +115,27 @@ LEFT JOIN participant_profiles
   ON participant_profiles.student_id = students.student_id
 LEFT JOIN event_profiles
   ON event_profiles.student_id = students.student_id;
+
+COMMENT ON TABLE class_data.dim_students IS 'Every student (no staff-only people), one profile each.';
+
+COMMENT ON COLUMN class_data.dim_students.student_id IS 'The student (Class student_id).';
+
+COMMENT ON COLUMN class_data.dim_students.student_name IS 'Name from the roster.';
+
+COMMENT ON COLUMN class_data.dim_students.first_name IS 'First name from the roster.';
+
+COMMENT ON COLUMN class_data.dim_students.last_name IS 'Last name from the roster.';
+
+COMMENT ON COLUMN class_data.dim_students.email IS 'E-mail (roster, else attendance report, else events).';
+
+COMMENT ON COLUMN class_data.dim_students.ext_person_id IS 'External person id (same fallbacks).';
+
+COMMENT ON COLUMN class_data.dim_students.enrolled_classes IS 'Current roster entries.';
+
+COMMENT ON COLUMN class_data.dim_students.classes_as_student IS 'Current roster entries as a student.';
+
+COMMENT ON COLUMN class_data.dim_students.classes_as_staff IS 'Current roster entries as teacher or assistant.';
+
+COMMENT ON COLUMN class_data.dim_students.roster_sessions IS 'Sessions on an attendance report as a student.';
+
+COMMENT ON COLUMN class_data.dim_students.sessions_present IS 'Of them, present.';

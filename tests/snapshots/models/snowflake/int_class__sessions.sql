@@ -29,3 +29,5 @@ SELECT
   CASE WHEN windows.session_end_time > clock.as_of THEN 'live' ELSE 'held' END AS session_status
 FROM windows
 CROSS JOIN clock;
+
+COMMENT ON TABLE class_data.int_class__sessions IS 'One row per started class session with its time window, taken from the attendance report (the only source of session ids), and its status at the data\'s as-of time (int_class__as_of): \'live\' while its end is still ahead, else \'held\'. Every roster row repeats the window; min/max keeps one window even if rows disagree. attribution_start is the start widened by the join-before-host allowance (model_setting, 10 minutes by default): events from then on may belong to the session (see int_class__events).';
