@@ -178,7 +178,11 @@ class Check:
 
 
 def checks_sql(table: exp.Table, docs: ModelDocs, tables: dict[str, exp.Table], dialect: str) -> list[Check]:
-    """The queries of `docs`' checks on `table`; `tables` maps model names to their qualified tables."""
+    """The queries of `docs`' checks on `table`; `tables` maps model names to their qualified tables.
+
+    Every query first groups the model's rows by the checked columns, then tests the distinct
+    values: a table of millions of events has a few dozen (type, value) pairs and a few thousand
+    sessions, so the rule is evaluated per value, not per row."""
     checks: list[Check] = []
     for rel in docs.relationships:
         target = tables.get(rel.to)
@@ -188,52 +192,68 @@ def checks_sql(table: exp.Table, docs: ModelDocs, tables: dict[str, exp.Table], 
             *[exp.column(t, table="target").eq(exp.column(c, table="this")) for c, t in zip(rel.columns, rel.to_columns)]
         )
         missing = exp.not_(exp.Exists(this=exp.select("1").from_(target.copy().as_("target")).where(match)))
-        condition = exp.and_(*[exp.column(c, table="this").is_(exp.null()).not_() for c in rel.columns], missing)
+        present = exp.and_(*[exp.column(c).is_(exp.null()).not_() for c in rel.columns])
         if rel.where:
-            condition = exp.and_(sqlglot.parse_one(rel.where, read=SOURCE_DIALECT), condition)
+            present = exp.and_(sqlglot.parse_one(rel.where, read=SOURCE_DIALECT), present)
         what = f"({', '.join(rel.columns)}) with no row in {rel.to}" + (f" (where {rel.where})" if rel.where else "")
-        checks.append(Check("fail", what, rel.columns, _grouped(table, rel.columns, condition, dialect, limit=True)))
+        checks.append(Check("fail", what, rel.columns, _grouped(table, rel.columns, present, missing, dialect, limit=True)))
     for column, (low, high) in docs.ranges.items():
         bounds = []
         if low is not None:
-            bounds.append(exp.LT(this=exp.column(column), expression=exp.Literal.number(low)))
+            bounds.append(exp.LT(this=exp.column(column, table="this"), expression=exp.Literal.number(low)))
         if high is not None:
-            bounds.append(exp.GT(this=exp.column(column), expression=exp.Literal.number(high)))
+            bounds.append(exp.GT(this=exp.column(column, table="this"), expression=exp.Literal.number(high)))
         what = f"{column} outside [{low}, {high}]"
-        checks.append(Check("fail", what, (column,), _grouped(table, (column,), exp.or_(*bounds), dialect, limit=True)))
+        checks.append(Check("fail", what, (column,), _grouped(table, (column,), None, exp.or_(*bounds), dialect, limit=True)))
     for column, limit in docs.not_above.items():
-        condition = exp.GT(this=exp.column(column), expression=exp.column(limit))
+        condition = exp.GT(this=exp.column(column, table="this"), expression=exp.column(limit, table="this"))
         what = f"{column} above {limit}"
-        checks.append(Check("fail", what, (column, limit), _grouped(table, (column, limit), condition, dialect, limit=True)))
+        checks.append(
+            Check("fail", what, (column, limit), _grouped(table, (column, limit), condition, None, dialect, limit=True))
+        )
     for accepted in docs.accepted_values:
         known = exp.or_(
             *[
-                exp.and_(*[exp.column(c).eq(exp.Literal.string(v)) for c, v in zip(accepted.columns, values)])
+                exp.and_(*[exp.column(c, table="this").eq(exp.Literal.string(v)) for c, v in zip(accepted.columns, values)])
                 for values in accepted.values
             ]
         )
         # a null never equals a listed value: coalesce the test, so null values count as unknown
         condition = exp.not_(exp.func("COALESCE", exp.paren(known), exp.false()))
         what = f"undocumented {'/'.join(accepted.columns)}"
-        checks.append(Check("warn", what, accepted.columns, _grouped(table, accepted.columns, condition, dialect, limit=False)))
+        checks.append(
+            Check("warn", what, accepted.columns, _grouped(table, accepted.columns, None, condition, dialect, limit=False))
+        )
     return checks
 
 
-def _grouped(table: exp.Table, columns: tuple[str, ...], condition: exp.Expression, dialect: str, *, limit: bool) -> str:
-    """Offending rows per distinct value of `columns`, most first; with `limit`, the first few plus
-    the total of offending rows in every returned row (a window over the groups)."""
-    keys = [exp.column(c, table="this") for c in columns]
-    query = (
-        exp.select(
-            exp.alias_(exp.Count(this=exp.Star()), "offending_rows"),
-            exp.alias_(exp.Window(this=exp.Sum(this=exp.Count(this=exp.Star()))), "all_offending_rows"),
-            *keys,
-        )
-        .from_(table.copy().as_("this"))
-        .where(condition)
-        .group_by(*[k.copy() for k in keys])
-        .order_by(exp.Ordered(this=exp.column("offending_rows"), desc=True), *[k.copy() for k in keys])
+def _grouped(
+    table: exp.Table,
+    columns: tuple[str, ...],
+    row_filter: Optional[exp.Expression],
+    group_test: Optional[exp.Expression],
+    dialect: str,
+    *,
+    limit: bool,
+) -> str:
+    """Offending rows per distinct value of `columns`, most first, with the total of offending rows
+    in every returned row. `row_filter` picks rows before grouping, `group_test` picks the distinct
+    values that offend (it reads the columns as `this.<column>`); with `limit`, the first few only."""
+    per_value = exp.select(*[exp.column(c) for c in columns], exp.alias_(exp.Count(this=exp.Star()), "value_rows")).from_(
+        table.copy().as_("this")
     )
+    if row_filter is not None:
+        per_value = per_value.where(row_filter)
+    per_value = per_value.group_by(*[exp.column(c) for c in columns])
+    keys = [exp.column(c, table="this") for c in columns]
+    query = exp.select(
+        exp.alias_(exp.column("value_rows", table="this"), "offending_rows"),
+        exp.alias_(exp.Window(this=exp.Sum(this=exp.column("value_rows", table="this"))), "all_offending_rows"),
+        *keys,
+    ).from_(per_value.subquery("this"))
+    if group_test is not None:
+        query = query.where(group_test)
+    query = query.order_by(exp.Ordered(this=exp.column("offending_rows"), desc=True), *[k.copy() for k in keys])
     if limit:
         query = query.limit(CHECK_EXAMPLES)
     return query.sql(dialect=dialect)

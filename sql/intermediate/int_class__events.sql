@@ -5,9 +5,12 @@
 --   Session: an event belongs to a session of its class when its start lies in the session's window
 --   [start, end) or, failing that, in the join-before-host allowance before the next session
 --   [attribution_start, start): students may join before the host, and their events start early.
---   Found in one sorted pass per class (sessions and events on one timeline: the latest session
---   start at or before the event, the first one after it), not by comparing each event with every
---   session. Overlapping sessions: the latest start wins; of sessions sharing a start, the longest.
+--   Each session's claim (the times whose events it takes) is worked out on the sessions alone:
+--   own window up to the next session's start, preceded by the allowance insofar as the previous
+--   session has ended, so the claims of a class never overlap; events then find their claim through
+--   an equality join on (class, UTC hour), each compared with the one or two sessions of that hour
+--   rather than with every session of its class. Overlapping sessions: the latest start wins; of
+--   sessions sharing a start, the longest.
 --   Outside every session: null session_id, kept and dated by activity_date (the event's local date).
 --   Counted part [counted_from, counted_to): the event clipped to the stretch the student attended
 --   the session (int_class__session_attendance; the session window for people missing from the
@@ -31,14 +34,13 @@ attendance as (
     select * from int_class__session_attendance
 ),
 
--- one session per class and start, so a start identifies a session on the timeline
+-- one session per class and start, so a start identifies a session
 ranked_starts as (
     select
         class_id,
         session_id,
         session_start_time,
         session_end_time,
-        attribution_start,
         session_date,
         row_number() over (
             partition by class_id, session_start_time
@@ -47,101 +49,124 @@ ranked_starts as (
     from sessions
 ),
 
-session_starts as (
-    select * from ranked_starts where start_rank = 1
-),
-
-timeline as (
-    select
-        class_id,
-        event_start as at_time,
-        1 as is_event,
-        cast(null as timestamptz) as session_start_time,
-        student_id,
-        email,
-        ext_person_id,
-        event_type,
-        event_value,
-        event_start,
-        event_end,
-        event_duration_raw
-    from events
-    union all
-    select
-        class_id,
-        session_start_time as at_time,
-        0 as is_event,
-        session_start_time,
-        cast(null as text) as student_id,
-        cast(null as text) as email,
-        cast(null as text) as ext_person_id,
-        cast(null as text) as event_type,
-        cast(null as text) as event_value,
-        cast(null as timestamptz) as event_start,
-        cast(null as timestamptz) as event_end,
-        cast(null as bigint) as event_duration_raw
-    from session_starts
-),
-
--- a session starting at the event's instant sorts before it (is_event 0): the start is inclusive
 neighbours as (
     select
-        *,
-        max(session_start_time) over (
-            partition by class_id
-            order by at_time, is_event
-            rows between unbounded preceding and current row
-        ) as previous_start,
-        min(session_start_time) over (
-            partition by class_id
-            order by at_time, is_event
-            rows between current row and unbounded following
-        ) as next_start
-    from timeline
+        class_id,
+        session_id,
+        session_start_time,
+        session_end_time,
+        session_date,
+        lag(session_end_time) over (partition by class_id order by session_start_time) as previous_end,
+        lead(session_start_time) over (partition by class_id order by session_start_time) as next_start
+    from ranked_starts
+    where start_rank = 1
+),
+
+-- the stretch of time whose events each session takes, so that the stretches of a class never
+-- overlap: its own window up to the next session's start, preceded by the allowance insofar as
+-- the previous session has ended by then
+claims as (
+    select
+        class_id,
+        session_id,
+        session_start_time,
+        session_end_time,
+        session_date,
+        case
+            when previous_end is null
+                then session_start_time - model_setting('join_before_host_allowance')
+            else least(
+                session_start_time,
+                greatest(session_start_time - model_setting('join_before_host_allowance'), previous_end)
+            )
+        end as claim_start,
+        case
+            when next_start is null then session_end_time
+            else least(session_end_time, next_start)
+        end as claim_end
+    from neighbours
+),
+
+claim_hours as (
+    select
+        class_id,
+        session_id,
+        session_start_time,
+        session_end_time,
+        session_date,
+        claim_start,
+        claim_end,
+        cast(floor(date_diff('millisecond', cast('1970-01-01 00:00:00+00' as timestamptz), claim_start) / 3600000.0) as bigint)
+            as first_hour,
+        cast(floor((date_diff('millisecond', cast('1970-01-01 00:00:00+00' as timestamptz), claim_end) - 1) / 3600000.0) as bigint)
+            as last_hour
+    from claims
+    where claim_start < claim_end
+),
+
+digits as (
+    select 0 as n union all select 1 union all select 2 union all select 3 union all select 4
+    union all select 5 union all select 6 union all select 7 union all select 8 union all select 9
+),
+
+-- 0 .. 9,999 hours: longer than any class session
+hour_offsets as (
+    select ones.n + 10 * tens.n + 100 * hundreds.n + 1000 * thousands.n as n
+    from digits as ones
+    cross join digits as tens
+    cross join digits as hundreds
+    cross join digits as thousands
+),
+
+-- each session under every UTC hour its claim touches: an event is compared with the one or two
+-- sessions of its class under its own hour, not with every session of the class
+session_hours as (
+    select
+        claim_hours.class_id,
+        claim_hours.session_id,
+        claim_hours.session_start_time,
+        claim_hours.session_end_time,
+        claim_hours.session_date,
+        claim_hours.claim_start,
+        claim_hours.claim_end,
+        claim_hours.first_hour + hour_offsets.n as hour_bucket
+    from claim_hours
+    inner join hour_offsets
+        on hour_offsets.n <= claim_hours.last_hour - claim_hours.first_hour
 ),
 
 located as (
     select
-        neighbours.class_id,
-        neighbours.student_id,
-        neighbours.email,
-        neighbours.ext_person_id,
-        neighbours.event_type,
-        neighbours.event_value,
-        neighbours.event_start,
-        neighbours.event_end,
-        neighbours.event_duration_raw,
-        case
-            when neighbours.event_start < previous_session.session_end_time then previous_session.session_id
-            when neighbours.event_start >= next_session.attribution_start then next_session.session_id
-        end as session_id
-    from neighbours
-    left join session_starts as previous_session
-        on previous_session.class_id = neighbours.class_id
-        and previous_session.session_start_time = neighbours.previous_start
-    left join session_starts as next_session
-        on next_session.class_id = neighbours.class_id
-        and next_session.session_start_time = neighbours.next_start
-    where neighbours.is_event = 1
+        events.*,
+        session_hours.session_id,
+        session_hours.session_start_time,
+        session_hours.session_end_time,
+        session_hours.session_date
+    from events
+    left join session_hours
+        on session_hours.class_id = events.class_id
+        and session_hours.hour_bucket = cast(
+            floor(date_diff('millisecond', cast('1970-01-01 00:00:00+00' as timestamptz), events.event_start) / 3600000.0)
+            as bigint
+        )
+        and events.event_start >= session_hours.claim_start
+        and events.event_start < session_hours.claim_end
 ),
 
 counted as (
     select
         located.*,
-        coalesce(sessions.session_date, cast(located.event_start at time zone model_setting('timezone') as date))
+        coalesce(located.session_date, cast(located.event_start at time zone model_setting('timezone') as date))
             as activity_date,
         case
             when located.session_id is null then located.event_start
-            else greatest(located.event_start, coalesce(attendance.attended_from, sessions.session_start_time))
+            else greatest(located.event_start, coalesce(attendance.attended_from, located.session_start_time))
         end as counted_from,
         case
             when located.session_id is null then located.event_end
-            else least(located.event_end, coalesce(attendance.attended_to, sessions.session_end_time))
+            else least(located.event_end, coalesce(attendance.attended_to, located.session_end_time))
         end as clipped_end
     from located
-    left join sessions
-        on sessions.class_id = located.class_id
-        and sessions.session_id = located.session_id
     left join attendance
         on attendance.class_id = located.class_id
         and attendance.session_id = located.session_id

@@ -19,109 +19,160 @@ WITH events AS (
     session_id,
     session_start_time,
     session_end_time,
-    attribution_start,
     session_date,
     ROW_NUMBER() OVER (
       PARTITION BY class_id, session_start_time
       ORDER BY session_end_time DESC NULLS LAST, session_id
     ) AS start_rank
   FROM sessions
-), session_starts AS (
+), neighbours AS (
   SELECT
-    *
+    class_id,
+    session_id,
+    session_start_time,
+    session_end_time,
+    session_date,
+    LAG(session_end_time) OVER (PARTITION BY class_id ORDER BY session_start_time) AS previous_end,
+    LEAD(session_start_time) OVER (PARTITION BY class_id ORDER BY session_start_time) AS next_start
   FROM ranked_starts
   WHERE
     start_rank = 1
-), timeline AS (
+), claims AS (
   SELECT
     class_id,
-    event_start AS at_time,
-    1 AS is_event,
-    CAST(NULL AS TIMESTAMPTZ) AS session_start_time,
-    student_id,
-    email,
-    ext_person_id,
-    event_type,
-    event_value,
-    event_start,
-    event_end,
-    event_duration_raw
-  FROM events
+    session_id,
+    session_start_time,
+    session_end_time,
+    session_date,
+    CASE
+      WHEN previous_end IS NULL
+      THEN session_start_time - INTERVAL '10 MINUTE'
+      ELSE LEAST(
+        session_start_time,
+        GREATEST(session_start_time - INTERVAL '10 MINUTE', previous_end)
+      )
+    END AS claim_start,
+    CASE
+      WHEN next_start IS NULL
+      THEN session_end_time
+      ELSE LEAST(session_end_time, next_start)
+    END AS claim_end
+  FROM neighbours
+), claim_hours AS (
+  SELECT
+    class_id,
+    session_id,
+    session_start_time,
+    session_end_time,
+    session_date,
+    claim_start,
+    claim_end,
+    CAST(FLOOR(
+      CAST(CAST(ROUND(
+        EXTRACT(EPOCH FROM (
+          claim_start - CAST('1970-01-01 00:00:00+00' AS TIMESTAMPTZ)
+        )) * 1000
+      ) AS BIGINT) AS DOUBLE PRECISION) / 3600000.0
+    ) AS BIGINT) AS first_hour,
+    CAST(FLOOR(
+      CAST((
+        CAST(ROUND(
+          EXTRACT(EPOCH FROM (
+            claim_end - CAST('1970-01-01 00:00:00+00' AS TIMESTAMPTZ)
+          )) * 1000
+        ) AS BIGINT) - 1
+      ) AS DOUBLE PRECISION) / 3600000.0
+    ) AS BIGINT) AS last_hour
+  FROM claims
+  WHERE
+    claim_start < claim_end
+), digits AS (
+  SELECT
+    0 AS n
   UNION ALL
   SELECT
-    class_id,
-    session_start_time AS at_time,
-    0 AS is_event,
-    session_start_time,
-    CAST(NULL AS TEXT) AS student_id,
-    CAST(NULL AS TEXT) AS email,
-    CAST(NULL AS TEXT) AS ext_person_id,
-    CAST(NULL AS TEXT) AS event_type,
-    CAST(NULL AS TEXT) AS event_value,
-    CAST(NULL AS TIMESTAMPTZ) AS event_start,
-    CAST(NULL AS TIMESTAMPTZ) AS event_end,
-    CAST(NULL AS BIGINT) AS event_duration_raw
-  FROM session_starts
-), neighbours AS (
+    1
+  UNION ALL
   SELECT
-    *,
-    MAX(session_start_time) OVER (
-      PARTITION BY class_id
-      ORDER BY at_time, is_event
-      rows BETWEEN UNBOUNDED preceding AND CURRENT ROW
-    ) AS previous_start,
-    MIN(session_start_time) OVER (
-      PARTITION BY class_id
-      ORDER BY at_time, is_event
-      rows BETWEEN CURRENT ROW AND UNBOUNDED following
-    ) AS next_start
-  FROM timeline
+    2
+  UNION ALL
+  SELECT
+    3
+  UNION ALL
+  SELECT
+    4
+  UNION ALL
+  SELECT
+    5
+  UNION ALL
+  SELECT
+    6
+  UNION ALL
+  SELECT
+    7
+  UNION ALL
+  SELECT
+    8
+  UNION ALL
+  SELECT
+    9
+), hour_offsets AS (
+  SELECT
+    ones.n + 10 * tens.n + 100 * hundreds.n + 1000 * thousands.n AS n
+  FROM digits AS ones
+  CROSS JOIN digits AS tens
+  CROSS JOIN digits AS hundreds
+  CROSS JOIN digits AS thousands
+), session_hours AS (
+  SELECT
+    claim_hours.class_id,
+    claim_hours.session_id,
+    claim_hours.session_start_time,
+    claim_hours.session_end_time,
+    claim_hours.session_date,
+    claim_hours.claim_start,
+    claim_hours.claim_end,
+    claim_hours.first_hour + hour_offsets.n AS hour_bucket
+  FROM claim_hours
+  INNER JOIN hour_offsets
+    ON hour_offsets.n <= claim_hours.last_hour - claim_hours.first_hour
 ), located AS (
   SELECT
-    neighbours.class_id,
-    neighbours.student_id,
-    neighbours.email,
-    neighbours.ext_person_id,
-    neighbours.event_type,
-    neighbours.event_value,
-    neighbours.event_start,
-    neighbours.event_end,
-    neighbours.event_duration_raw,
-    CASE
-      WHEN neighbours.event_start < previous_session.session_end_time
-      THEN previous_session.session_id
-      WHEN neighbours.event_start >= next_session.attribution_start
-      THEN next_session.session_id
-    END AS session_id
-  FROM neighbours
-  LEFT JOIN session_starts AS previous_session
-    ON previous_session.class_id = neighbours.class_id
-    AND previous_session.session_start_time = neighbours.previous_start
-  LEFT JOIN session_starts AS next_session
-    ON next_session.class_id = neighbours.class_id
-    AND next_session.session_start_time = neighbours.next_start
-  WHERE
-    neighbours.is_event = 1
+    events.*,
+    session_hours.session_id,
+    session_hours.session_start_time,
+    session_hours.session_end_time,
+    session_hours.session_date
+  FROM events
+  LEFT JOIN session_hours
+    ON session_hours.class_id = events.class_id
+    AND session_hours.hour_bucket = CAST(FLOOR(
+      CAST(CAST(ROUND(
+        EXTRACT(EPOCH FROM (
+          events.event_start - CAST('1970-01-01 00:00:00+00' AS TIMESTAMPTZ)
+        )) * 1000
+      ) AS BIGINT) AS DOUBLE PRECISION) / 3600000.0
+    ) AS BIGINT)
+    AND events.event_start >= session_hours.claim_start
+    AND events.event_start < session_hours.claim_end
 ), counted AS (
   SELECT
     located.*,
-    COALESCE(sessions.session_date, CAST(located.event_start AT TIME ZONE 'UTC' AS DATE)) AS activity_date,
+    COALESCE(located.session_date, CAST(located.event_start AT TIME ZONE 'UTC' AS DATE)) AS activity_date,
     CASE
       WHEN located.session_id IS NULL
       THEN located.event_start
       ELSE GREATEST(
         located.event_start,
-        COALESCE(attendance.attended_from, sessions.session_start_time)
+        COALESCE(attendance.attended_from, located.session_start_time)
       )
     END AS counted_from,
     CASE
       WHEN located.session_id IS NULL
       THEN located.event_end
-      ELSE LEAST(located.event_end, COALESCE(attendance.attended_to, sessions.session_end_time))
+      ELSE LEAST(located.event_end, COALESCE(attendance.attended_to, located.session_end_time))
     END AS clipped_end
   FROM located
-  LEFT JOIN sessions
-    ON sessions.class_id = located.class_id AND sessions.session_id = located.session_id
   LEFT JOIN attendance
     ON attendance.class_id = located.class_id
     AND attendance.session_id = located.session_id
