@@ -232,6 +232,13 @@ def load_models(models_dir: Path = SQL_DIR) -> list[Model]:
             raise ModelError(f"model file name {path.name} is not a plain SQL identifier (letters, digits, _)")
         names[path.stem] = path
     models = [_parse_model(path, set(names)) for path in files]
+    for model in models:
+        for relationship in model.docs.relationships:
+            if relationship.to not in names:
+                raise ModelError(
+                    f"model {model.name}: {model.path.with_suffix('.yml').name} checks a relationship to "
+                    f"{relationship.to}, which is not a model"
+                )
     return _topological_order(models)
 
 
