@@ -21,6 +21,8 @@
 --   starting after the reach opens a new island (starts_island = 1); merged_milliseconds is the
 --   part past the reach, so summing it over a group gives the length of the union of its counted
 --   parts (overlapping time counted once).
+--   The person's e-mail and ids and the raw duration stay in stg_class__metrics: carrying them
+--   through the sorts of millions of events here costs more than reading them there.
 
 with events as (
     select * from stg_class__metrics
@@ -185,7 +187,8 @@ with_reach as (
     select
         *,
         max(counted_to) over (
-            partition by class_id, session_id, activity_date, student_id, event_type, event_value
+            -- same groups as (class, session, date, student, type, value); this key order sorts faster
+            partition by class_id, student_id, event_type, event_value, session_id, activity_date
             order by counted_from, counted_to
             rows between unbounded preceding and 1 preceding
         ) as reach
@@ -197,8 +200,6 @@ select
     session_id,
     activity_date,
     student_id,
-    email,
-    ext_person_id,
     event_type,
     event_value,
     event_start,
@@ -216,6 +217,5 @@ select
         when reach is null or counted_from >= reach
             then date_diff('millisecond', counted_from, counted_to)
         else greatest(date_diff('millisecond', reach, counted_to), 0)
-    end as merged_milliseconds,
-    event_duration_raw
+    end as merged_milliseconds
 from with_reach

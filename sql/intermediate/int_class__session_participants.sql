@@ -24,15 +24,28 @@ enrollments as (
     select * from stg_class__enrollments
 ),
 
+metrics as (
+    select * from stg_class__metrics
+),
+
 event_people as (
     select
         class_id,
         session_id,
+        student_id
+    from events
+    group by class_id, session_id, student_id
+),
+
+-- contact details of people with events, for those on no roster and missing from the report
+event_contacts as (
+    select
+        class_id,
         student_id,
         max(email) as email,
         max(ext_person_id) as ext_person_id
-    from events
-    group by class_id, session_id, student_id
+    from metrics
+    group by class_id, student_id
 ),
 
 participants as (
@@ -79,8 +92,8 @@ select
     sessions.session_date,
     sessions.session_status,
     roster.user_name as student_name,
-    coalesce(roster.email, attendance.email, event_people.email) as email,
-    coalesce(roster.ext_person_id, attendance.ext_person_id, event_people.ext_person_id) as ext_person_id,
+    coalesce(roster.email, attendance.email, event_contacts.email) as email,
+    coalesce(roster.ext_person_id, attendance.ext_person_id, event_contacts.ext_person_id) as ext_person_id,
     roster.student_id is not null as is_enrolled,
     coalesce(roster.role, 'student') as enrollment_role,
     case
@@ -109,10 +122,9 @@ left join attendance
     on attendance.class_id = participants.class_id
     and attendance.session_id = participants.session_id
     and attendance.student_id = participants.student_id
-left join event_people
-    on event_people.class_id = participants.class_id
-    and event_people.session_id = participants.session_id
-    and event_people.student_id = participants.student_id
+left join event_contacts
+    on event_contacts.class_id = participants.class_id
+    and event_contacts.student_id = participants.student_id
 left join roster
     on roster.class_id = participants.class_id
     and roster.session_id = participants.session_id

@@ -17,7 +17,7 @@ participants as (
 ),
 
 events as (
-    select * from int_class__events
+    select * from stg_class__metrics
 ),
 
 ranked_enrollments as (

@@ -175,7 +175,7 @@ WITH events AS (
   SELECT
     *,
     MAX(counted_to) OVER (
-      PARTITION BY class_id, session_id, activity_date, student_id, event_type, event_value
+      PARTITION BY class_id, student_id, event_type, event_value, session_id, activity_date
       ORDER BY counted_from, counted_to
       rows BETWEEN UNBOUNDED preceding AND 1 preceding
     ) AS reach
@@ -186,8 +186,6 @@ SELECT
   session_id,
   activity_date,
   student_id,
-  email,
-  ext_person_id,
   event_type,
   event_value,
   event_start,
@@ -200,8 +198,7 @@ SELECT
     WHEN reach IS NULL OR counted_from >= reach
     THEN TIMESTAMP_DIFF(counted_to, counted_from, MILLISECOND)
     ELSE GREATEST(TIMESTAMP_DIFF(counted_to, reach, MILLISECOND), 0)
-  END AS merged_milliseconds,
-  event_duration_raw
+  END AS merged_milliseconds
 FROM with_reach;
 
 ALTER TABLE class_data.int_class__events SET OPTIONS (description='Every activity event with its session (or none), local activity date, counted part and merged time.');

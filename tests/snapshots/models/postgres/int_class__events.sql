@@ -186,7 +186,7 @@ WITH events AS (
   SELECT
     *,
     MAX(counted_to) OVER (
-      PARTITION BY class_id, session_id, activity_date, student_id, event_type, event_value
+      PARTITION BY class_id, student_id, event_type, event_value, session_id, activity_date
       ORDER BY counted_from, counted_to
       rows BETWEEN UNBOUNDED preceding AND 1 preceding
     ) AS reach
@@ -197,8 +197,6 @@ SELECT
   session_id,
   activity_date,
   student_id,
-  email,
-  ext_person_id,
   event_type,
   event_value,
   event_start,
@@ -217,8 +215,7 @@ SELECT
     ELSE GREATEST(CAST(ROUND(EXTRACT(EPOCH FROM (
       counted_to - reach
     )) * 1000) AS BIGINT), 0)
-  END AS merged_milliseconds,
-  event_duration_raw
+  END AS merged_milliseconds
 FROM with_reach;
 
 COMMENT ON TABLE class_data.int_class__events IS 'Every activity event with its session (or none), local activity date, counted part and merged time.';

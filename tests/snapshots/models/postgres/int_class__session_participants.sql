@@ -19,17 +19,29 @@ WITH attendance AS (
   SELECT
     *
   FROM class_data.stg_class__enrollments
+), metrics AS (
+  SELECT
+    *
+  FROM class_data.stg_class__metrics
 ), event_people AS (
   SELECT
     class_id,
     session_id,
-    student_id,
-    MAX(email) AS email,
-    MAX(ext_person_id) AS ext_person_id
+    student_id
   FROM events
   GROUP BY
     class_id,
     session_id,
+    student_id
+), event_contacts AS (
+  SELECT
+    class_id,
+    student_id,
+    MAX(email) AS email,
+    MAX(ext_person_id) AS ext_person_id
+  FROM metrics
+  GROUP BY
+    class_id,
     student_id
 ), participants AS (
   SELECT
@@ -84,8 +96,8 @@ SELECT
   sessions.session_date,
   sessions.session_status,
   roster.user_name AS student_name,
-  COALESCE(roster.email, attendance.email, event_people.email) AS email,
-  COALESCE(roster.ext_person_id, attendance.ext_person_id, event_people.ext_person_id) AS ext_person_id,
+  COALESCE(roster.email, attendance.email, event_contacts.email) AS email,
+  COALESCE(roster.ext_person_id, attendance.ext_person_id, event_contacts.ext_person_id) AS ext_person_id,
   NOT roster.student_id IS NULL AS is_enrolled,
   COALESCE(roster.role, 'student') AS enrollment_role,
   CASE WHEN roster.role IN ('teacher', 'assistant') THEN 'staff' ELSE 'student' END AS person_type,
@@ -112,10 +124,9 @@ LEFT JOIN attendance
   ON attendance.class_id = participants.class_id
   AND attendance.session_id = participants.session_id
   AND attendance.student_id = participants.student_id
-LEFT JOIN event_people
-  ON event_people.class_id = participants.class_id
-  AND event_people.session_id = participants.session_id
-  AND event_people.student_id = participants.student_id
+LEFT JOIN event_contacts
+  ON event_contacts.class_id = participants.class_id
+  AND event_contacts.student_id = participants.student_id
 LEFT JOIN roster
   ON roster.class_id = participants.class_id
   AND roster.session_id = participants.session_id

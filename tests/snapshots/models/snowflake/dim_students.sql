@@ -12,7 +12,7 @@ WITH enrollments AS (
 ), events AS (
   SELECT
     *
-  FROM class_data.int_class__events
+  FROM class_data.stg_class__metrics
 ), ranked_enrollments AS (
   SELECT
     *,

@@ -172,7 +172,7 @@ WITH events AS (
   SELECT
     *,
     MAX(counted_to) OVER (
-      PARTITION BY class_id, session_id, activity_date, student_id, event_type, event_value
+      PARTITION BY class_id, student_id, event_type, event_value, session_id, activity_date
       ORDER BY counted_from, counted_to
       rows BETWEEN UNBOUNDED preceding AND 1 preceding
     ) AS reach
@@ -183,8 +183,6 @@ SELECT
   session_id,
   activity_date,
   student_id,
-  email,
-  ext_person_id,
   event_type,
   event_value,
   event_start,
@@ -197,8 +195,7 @@ SELECT
     WHEN reach IS NULL OR counted_from >= reach
     THEN DATEDIFF(MILLISECOND, counted_from, counted_to)
     ELSE GREATEST_IGNORE_NULLS(DATEDIFF(MILLISECOND, reach, counted_to), 0)
-  END AS merged_milliseconds,
-  event_duration_raw
+  END AS merged_milliseconds
 FROM with_reach;
 
 COMMENT ON TABLE class_data.int_class__events IS 'Every activity event with its session (or none), local activity date, counted part and merged time.';
