@@ -1,12 +1,19 @@
 """Model-build benchmark (not a test): the SQL models over a 1,000-class school.
 
     uv run python benchmarks/models_at_scale.py [--classes 1000] [--seed 7] [--destination duckdb|postgres] [--keep]
+        [--weeks 4] [--models-dir DIR ...] [--repeat 1]
 
 Loads an emulator school (in process: the connector talks to the emulator through its ASGI
 transport, no sockets) into a fresh DuckDB file in a temporary directory, or into a fresh dataset
 on the local Postgres (dropped afterwards), then times `build_models(pipeline)`: every model is
 built and grain-checked, and any ModelError fails the run. Prints the raw rows loaded, rows and
 seconds per model, the total build seconds and the load seconds.
+
+`--weeks W` moves the emulator's clock to week W of the term (default 4: the emulator's default
+clock, ~9 sessions per class; 45 gives ~90), for the per-event cost as terms grow. `--models-dir`
+(repeatable) builds other model folders on the same load too, e.g. an older commit's `sql/`
+(`git archive <commit> sql | tar -x -C /tmp/old`), alternating with `--repeat` rounds so that
+both see the same machine load; the summary gives each folder's median.
 
 The emulator's activity is generated once before the clock starts (the cache holds the whole
 school), so the load time is the connector, dlt and the destination, not the synthetic generator.
@@ -17,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -42,6 +50,9 @@ def main() -> int:
     parser.add_argument("--destination", choices=("duckdb", "postgres"), default="duckdb")
     parser.add_argument("--concurrency", type=int, default=16, help="connector max_concurrency")
     parser.add_argument("--keep", action="store_true", help="keep the DuckDB file / Postgres dataset and print where it is")
+    parser.add_argument("--weeks", type=int, default=4, help="weeks of the term already past (the clock's week)")
+    parser.add_argument("--models-dir", action="append", default=[], help="another model folder to time (repeatable)")
+    parser.add_argument("--repeat", type=int, default=1, help="build rounds (each folder once per round)")
     args = parser.parse_args()
 
     os.environ["DESTINATION__REPLACE_STRATEGY"] = "insert-from-staging"  # as the CLI does
@@ -51,7 +62,8 @@ def main() -> int:
 
     from class_source import embedded_source
     from class_source.emulator import Emulator
-    from class_source.models import build_models
+    from class_source.emulator import default_now
+    from class_source.models import SQL_DIR, build_models
 
     workdir = Path(tempfile.mkdtemp(prefix="models_at_scale_"))
     name = f"models_at_scale_{uuid.uuid4().hex[:10]}"
@@ -68,7 +80,12 @@ def main() -> int:
     )
 
     started = time.perf_counter()
-    emulator = Emulator(seed=args.seed, classes=args.classes, cache_classes=args.classes + 64)
+    term_start = 1725235200  # Mon 2024-09-02 UTC, the emulator's default term start
+    now = default_now(term_start) + (args.weeks - 4) * 7 * 86_400
+    emulator = Emulator(
+        seed=args.seed, classes=args.classes, cache_classes=args.classes + 64, now=now,
+        term_start=term_start, term_weeks=max(15, args.weeks + 2),
+    )
     school = emulator.school
     events = sum(len(school.activity(c).visible_indices(emulator.clock.now)) for c in school.class_ids())
     generate_s = time.perf_counter() - started
@@ -89,14 +106,28 @@ def main() -> int:
             if not table.startswith("_dlt"):
                 print(f"  {table:<28} {rows:>12,}")
 
-        started = time.perf_counter()
-        built = build_models(pipeline)  # raises ModelError if any grain check fails
-        build_s = time.perf_counter() - started
-        print(f"\nmodels: {len(built)} built, every grain check passed")
-        print(f"  {'model':<28} {'kind':<6} {'rows':>12} {'seconds':>8}")
-        for model in built:
-            print(f"  {model.name:<28} {model.kind:<6} {model.rows:>12,} {model.seconds:>8.2f}")
-        print(f"\ntotal build seconds: {build_s:.1f}")
+        sessions = counts.get("attendance", 0) and len(
+            {(c, s["session_id"]) for c in school.class_ids() for s in school.attendance(school.find_class(class_id=c))["sessions"]}
+        )
+        print(f"sessions: {sessions:,} ({sessions / max(args.classes, 1):.1f} per class)")
+        folders = [str(SQL_DIR)] + args.models_dir
+        totals: dict[str, list[float]] = {folder: [] for folder in folders}
+        for _ in range(args.repeat):
+            for folder in folders:
+                started = time.perf_counter()
+                built = build_models(pipeline, models_dir=Path(folder))  # raises ModelError if any check fails
+                build_s = time.perf_counter() - started
+                totals[folder].append(build_s)
+                print(f"\nmodels of {folder}: {len(built)} built, every check passed")
+                print(f"  {'model':<32} {'kind':<6} {'rows':>12} {'seconds':>8}")
+                for model in built:
+                    print(f"  {model.name:<32} {model.kind:<6} {model.rows:>12,} {model.seconds:>8.2f}")
+                per_event = {m.name: m.seconds for m in built}.get("int_class__events", 0.0) / max(events, 1) * 1e6
+                print(f"total build seconds: {build_s:.1f} ({build_s / max(events, 1) * 1e6:.2f} µs/event; "
+                      f"int_class__events {per_event:.2f} µs/event)")
+        print()
+        for folder, seconds in totals.items():
+            print(f"median build seconds of {folder}: {statistics.median(seconds):.1f} over {len(seconds)} round(s)")
         print(f"load seconds: {load_s:.1f}")
     finally:
         if args.keep:

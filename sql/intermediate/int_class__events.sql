@@ -1,14 +1,28 @@
--- grain: class_id, student_id, event_type, event_start
--- purpose: Every activity event with its measured length, the session it belongs to, and how much
---   time it adds once overlapping events of the same kind are merged.
---   Session: the one of its class whose window [start, end) contains the event's start; an event
---   outside every session keeps a null session_id instead of being dropped. If sessions of a class
---   overlap, the latest-starting one wins so each event lands exactly once.
---   Merging (gaps and islands): within one class, session, student, event type and value, events
---   ordered by start; `reach` is the latest end among all earlier events. An event starting after
---   the reach opens a new island (starts_island = 1); merged_milliseconds is the part of the event
---   past the reach, so summing it over a group gives the length of the union of its intervals
---   (overlapping time counted once).
+-- grain: class_id, student_id, event_type, event_start, event_value?
+-- purpose: Every activity event with its measured length, the session it belongs to, the part of it
+--   that counts towards that session, and how much time that part adds once overlapping events of
+--   the same kind are merged.
+--   Session: an event belongs to a session of its class when its start lies in the session's window
+--   [start, end) or, failing that, in the join-before-host allowance before the next session
+--   [attribution_start, start): students may join before the host, and their events start early.
+--   Each session's claim (the times whose events it takes) is worked out on the sessions alone:
+--   own window up to the next session's start, preceded by the allowance insofar as the previous
+--   session has ended, so the claims of a class never overlap; events then find their claim through
+--   an equality join on (class, UTC hour), each compared with the one or two sessions of that hour
+--   rather than with every session of its class. Overlapping sessions: the latest start wins; of
+--   sessions sharing a start, the longest.
+--   Outside every session: null session_id, kept and dated by activity_date (the event's local date).
+--   Counted part [counted_from, counted_to): the event clipped to the stretch the student attended
+--   the session (int_class__session_attendance; the session window for people missing from the
+--   attendance report), so engaged time never exceeds attended time. Outside every session: the
+--   whole event.
+--   Merging (gaps and islands): within one class, session, local date, student, event type and
+--   value, counted parts ordered by start; `reach` is the latest end among all earlier ones. A part
+--   starting after the reach opens a new island (starts_island = 1); merged_milliseconds is the
+--   part past the reach, so summing it over a group gives the length of the union of its counted
+--   parts (overlapping time counted once).
+--   The person's e-mail and ids and the raw duration stay in stg_class__metrics: carrying them
+--   through the sorts of millions of events here costs more than reading them there.
 
 with events as (
     select * from stg_class__metrics
@@ -18,44 +32,174 @@ sessions as (
     select * from int_class__sessions
 ),
 
--- every session whose window holds the event's start (none: one row with a null session)
-session_matches as (
-    select
-        events.*,
-        sessions.session_id,
-        row_number() over (
-            partition by events.class_id, events.student_id, events.event_type, events.event_start
-            order by sessions.session_start_time desc, sessions.session_id
-        ) as match_rank
-    from events
-    left join sessions
-        on sessions.class_id = events.class_id
-        and events.event_start >= sessions.session_start_time
-        and events.event_start < sessions.session_end_time
+attendance as (
+    select * from int_class__session_attendance
 ),
 
-sessionized as (
-    select * from session_matches
-    where match_rank = 1
+-- one session per class and start, so a start identifies a session
+ranked_starts as (
+    select
+        class_id,
+        session_id,
+        session_start_time,
+        session_end_time,
+        session_date,
+        row_number() over (
+            partition by class_id, session_start_time
+            order by session_end_time desc, session_id
+        ) as start_rank
+    from sessions
+),
+
+neighbours as (
+    select
+        class_id,
+        session_id,
+        session_start_time,
+        session_end_time,
+        session_date,
+        lag(session_end_time) over (partition by class_id order by session_start_time) as previous_end,
+        lead(session_start_time) over (partition by class_id order by session_start_time) as next_start
+    from ranked_starts
+    where start_rank = 1
+),
+
+-- the stretch of time whose events each session takes, so that the stretches of a class never
+-- overlap: its own window up to the next session's start, preceded by the allowance insofar as
+-- the previous session has ended by then
+claims as (
+    select
+        class_id,
+        session_id,
+        session_start_time,
+        session_end_time,
+        session_date,
+        case
+            when previous_end is null
+                then session_start_time - model_setting('join_before_host_allowance')
+            else least(
+                session_start_time,
+                greatest(session_start_time - model_setting('join_before_host_allowance'), previous_end)
+            )
+        end as claim_start,
+        case
+            when next_start is null then session_end_time
+            else least(session_end_time, next_start)
+        end as claim_end
+    from neighbours
+),
+
+claim_hours as (
+    select
+        class_id,
+        session_id,
+        session_start_time,
+        session_end_time,
+        session_date,
+        claim_start,
+        claim_end,
+        cast(floor(date_diff('millisecond', cast('1970-01-01 00:00:00+00' as timestamptz), claim_start) / 3600000.0) as bigint)
+            as first_hour,
+        cast(floor((date_diff('millisecond', cast('1970-01-01 00:00:00+00' as timestamptz), claim_end) - 1) / 3600000.0) as bigint)
+            as last_hour
+    from claims
+    where claim_start < claim_end
+),
+
+digits as (
+    select 0 as n union all select 1 union all select 2 union all select 3 union all select 4
+    union all select 5 union all select 6 union all select 7 union all select 8 union all select 9
+),
+
+-- 0 .. 9,999 hours: longer than any class session
+hour_offsets as (
+    select ones.n + 10 * tens.n + 100 * hundreds.n + 1000 * thousands.n as n
+    from digits as ones
+    cross join digits as tens
+    cross join digits as hundreds
+    cross join digits as thousands
+),
+
+-- each session under every UTC hour its claim touches: an event is compared with the one or two
+-- sessions of its class under its own hour, not with every session of the class
+session_hours as (
+    select
+        claim_hours.class_id,
+        claim_hours.session_id,
+        claim_hours.session_start_time,
+        claim_hours.session_end_time,
+        claim_hours.session_date,
+        claim_hours.claim_start,
+        claim_hours.claim_end,
+        claim_hours.first_hour + hour_offsets.n as hour_bucket
+    from claim_hours
+    inner join hour_offsets
+        on hour_offsets.n <= claim_hours.last_hour - claim_hours.first_hour
+),
+
+located as (
+    select
+        events.*,
+        session_hours.session_id,
+        session_hours.session_start_time,
+        session_hours.session_end_time,
+        session_hours.session_date
+    from events
+    left join session_hours
+        on session_hours.class_id = events.class_id
+        and session_hours.hour_bucket = cast(
+            floor(date_diff('millisecond', cast('1970-01-01 00:00:00+00' as timestamptz), events.event_start) / 3600000.0)
+            as bigint
+        )
+        and events.event_start >= session_hours.claim_start
+        and events.event_start < session_hours.claim_end
+),
+
+counted as (
+    select
+        located.*,
+        coalesce(located.session_date, cast(located.event_start at time zone model_setting('timezone') as date))
+            as activity_date,
+        case
+            when located.session_id is null then located.event_start
+            else greatest(located.event_start, coalesce(attendance.attended_from, located.session_start_time))
+        end as counted_from,
+        case
+            when located.session_id is null then located.event_end
+            else least(located.event_end, coalesce(attendance.attended_to, located.session_end_time))
+        end as clipped_end
+    from located
+    left join attendance
+        on attendance.class_id = located.class_id
+        and attendance.session_id = located.session_id
+        and attendance.student_id = located.student_id
+),
+
+-- a part clipped away entirely is empty, at its start
+bounded as (
+    select
+        *,
+        greatest(clipped_end, counted_from) as counted_to
+    from counted
 ),
 
 with_reach as (
     select
         *,
-        max(event_end) over (
-            partition by class_id, session_id, student_id, event_type, event_value
-            order by event_start, event_end
+        max(counted_to) over (
+            -- same groups as (class, session, date, student, type, value); this key order sorts faster
+            partition by class_id, student_id, event_type, event_value, session_id, activity_date
+            order by counted_from, counted_to
             rows between unbounded preceding and 1 preceding
         ) as reach
-    from sessionized
+    from bounded
 )
 
 select
     class_id,
     session_id,
+    activity_date,
     student_id,
-    email,
-    ext_person_id,
     event_type,
     event_value,
     event_start,
@@ -63,14 +207,15 @@ select
     -- measured from the timestamps (the raw duration field is not trusted); an end before the
     -- start would be a broken record and counts as zero rather than subtracting time
     greatest(date_diff('millisecond', event_start, event_end), 0) as event_milliseconds,
+    counted_from,
+    counted_to,
     case
-        when reach is null or event_start > reach then 1
+        when reach is null or counted_from > reach then 1
         else 0
     end as starts_island,
     case
-        when reach is null or event_start >= reach
-            then greatest(date_diff('millisecond', event_start, event_end), 0)
-        else greatest(date_diff('millisecond', reach, event_end), 0)
-    end as merged_milliseconds,
-    event_duration_raw
+        when reach is null or counted_from >= reach
+            then date_diff('millisecond', counted_from, counted_to)
+        else greatest(date_diff('millisecond', reach, counted_to), 0)
+    end as merged_milliseconds
 from with_reach

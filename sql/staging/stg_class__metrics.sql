@@ -1,8 +1,13 @@
--- grain: class_id, student_id, event_type, event_start
--- purpose: In-class activity events from GET /reporting/metrics: typed and deduplicated.
+-- grain: class_id, student_id, event_type, event_start, event_value?
+-- materialized: table
+-- purpose: In-class activity events from GET /reporting/metrics: typed and deduplicated. Two events
+--   of one student and type at the same instant with different values are two events. A missing
+--   value (the loader lands the API's null as '') is null here, '' and null alike.
 --   `event_duration_raw` is the API's own duration field, kept as reported but not trusted: the
 --   documented example reports 36000 for a 600-second event. Durations downstream come from
 --   event_end - event_start.
+--   A table, unlike the other staging models: millions of events, read by several models and by
+--   its own grain check, would otherwise be deduplicated once per reader.
 
 with source as (
     select * from metrics
@@ -15,22 +20,30 @@ typed as (
         cast(email as text) as email,
         cast(ext_person_id as text) as ext_person_id,
         cast(event_type as text) as event_type,
-        cast(event_value as text) as event_value,
+        nullif(cast(event_value as text), '') as event_value,
         cast(event_start as timestamptz) as event_start,
         cast(event_end as timestamptz) as event_end,
         cast(event_duration as bigint) as event_duration_raw
     from source
 ),
 
--- dlt merges this table on the same key, so a repeat can only come from one load's own pages
-ranked as (
+-- dlt merges this table on the same key, so a repeat can only come from one load's own pages:
+-- keep one row per key with the latest end (the person's e-mail and ids, and the raw duration,
+-- are the same on every copy; max() keeps the pick deterministic). Grouping is cheaper than
+-- ranking millions of rows.
+deduplicated as (
     select
-        *,
-        row_number() over (
-            partition by class_id, student_id, event_type, event_start
-            order by event_end desc, event_value
-        ) as duplicate_rank
+        class_id,
+        student_id,
+        event_type,
+        event_start,
+        event_value,
+        max(email) as email,
+        max(ext_person_id) as ext_person_id,
+        max(event_end) as event_end,
+        max(event_duration_raw) as event_duration_raw
     from typed
+    group by class_id, student_id, event_type, event_start, event_value
 )
 
 select
@@ -43,5 +56,4 @@ select
     event_start,
     event_end,
     event_duration_raw
-from ranked
-where duplicate_rank = 1
+from deduplicated

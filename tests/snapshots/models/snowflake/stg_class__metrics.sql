@@ -1,4 +1,4 @@
-CREATE OR REPLACE VIEW class_data.stg_class__metrics AS
+CREATE OR REPLACE TABLE class_data.stg_class__metrics AS
 WITH source AS (
   SELECT
     *
@@ -10,19 +10,29 @@ WITH source AS (
     CAST(email AS VARCHAR) AS email,
     CAST(ext_person_id AS VARCHAR) AS ext_person_id,
     CAST(event_type AS VARCHAR) AS event_type,
-    CAST(event_value AS VARCHAR) AS event_value,
+    NULLIF(CAST(event_value AS VARCHAR), '') AS event_value,
     CAST(event_start AS TIMESTAMPTZ) AS event_start,
     CAST(event_end AS TIMESTAMPTZ) AS event_end,
     CAST(event_duration AS BIGINT) AS event_duration_raw
   FROM source
-), ranked AS (
+), deduplicated AS (
   SELECT
-    *,
-    ROW_NUMBER() OVER (
-      PARTITION BY class_id, student_id, event_type, event_start
-      ORDER BY event_end DESC NULLS LAST, event_value
-    ) AS duplicate_rank
+    class_id,
+    student_id,
+    event_type,
+    event_start,
+    event_value,
+    MAX(email) AS email,
+    MAX(ext_person_id) AS ext_person_id,
+    MAX(event_end) AS event_end,
+    MAX(event_duration_raw) AS event_duration_raw
   FROM typed
+  GROUP BY
+    class_id,
+    student_id,
+    event_type,
+    event_start,
+    event_value
 )
 SELECT
   class_id,
@@ -34,6 +44,6 @@ SELECT
   event_start,
   event_end,
   event_duration_raw
-FROM ranked
-WHERE
-  duplicate_rank = 1;
+FROM deduplicated;
+
+COMMENT ON TABLE class_data.stg_class__metrics IS 'In-class activity events from GET /reporting/metrics: typed and deduplicated. Two events of one student and type at the same instant with different values are two events. A missing value (the loader lands the API\'s null as \'\') is null here, \'\' and null alike. `event_duration_raw` is the API\'s own duration field, kept as reported but not trusted: the documented example reports 36000 for a 600-second event. Durations downstream come from event_end - event_start. A table, unlike the other staging models: millions of events, read by several models and by its own grain check, would otherwise be deduplicated once per reader.';
