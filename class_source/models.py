@@ -25,6 +25,11 @@ anything else, or a schema-qualified name, is a ModelError at load time, so a ty
 anything runs. A raw table that the destination does not have (e.g. a resource skipped for lack of
 an API scope) is read as an empty relation with the contract's columns, so the models still build.
 
+Settings: a model reads the school's settings as `model_setting('name')` (ModelSettings: the school's
+time zone, the join-before-host allowance, the chronic-absence threshold); the runner replaces each
+call by a literal before transpiling, so every dialect sees plain constants. An unknown name is a
+ModelError at load time.
+
 Nullable grain columns (`session_id?`): the uniqueness check groups by the key columns, and GROUP BY
 treats all nulls as one value, so it checks uniqueness as if the null were one more key value (as
 grouping on a coalesced key would); the not-null check skips that column.
@@ -37,6 +42,7 @@ import heapq
 import logging
 import re
 import time
+import zoneinfo
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,19 +50,24 @@ from typing import Any, Optional
 
 import sqlglot
 
-from .records import TABLE_SCHEMAS, warehouse_columns
 from sqlglot import exp
 from sqlglot.errors import ParseError
 from sqlglot.optimizer.scope import traverse_scope
 
+from .model_docs import DocsError, ModelDocs, checks_sql, comment_statements, load_docs
+from .records import TABLE_SCHEMAS, warehouse_columns
+
 __all__ = [
     "SQL_DIR",
+    "ModelSettings",
     "RAW_TABLES",
     "ModelError",
     "Model",
     "BuiltModel",
     "load_models",
     "render",
+    "comment_sql",
+    "check_models",
     "build_models",
     "drop_models",
     "dialect_for_destination",
@@ -98,9 +109,74 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _KEY_COLUMN = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<nullable>\?)?$")
 GRAIN_EXAMPLES = 3  # offending keys quoted in a grain error
 
+logger = logging.getLogger(__name__)
+
 
 class ModelError(Exception):
     """A model cannot be loaded, rendered, built or fails its grain check (one-line message)."""
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """School settings the models need and the API does not report.
+
+    timezone: the school's IANA time zone; Class reports UTC only, and local dates, weeks and
+      weekdays depend on it. join_before_host_minutes: how early students may join before a session
+      starts (Create a Class's `jbh_time`, 0/5/10; the class listing does not return it, so one
+      value for the school, the API's maximum by default). chronic_absence_threshold: share of
+      expected sessions missed from which a student counts as chronically absent.
+    """
+
+    timezone: str = "UTC"
+    join_before_host_minutes: int = 10
+    chronic_absence_threshold: float = 0.10
+
+    def __post_init__(self) -> None:
+        try:
+            zoneinfo.ZoneInfo(self.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
+            raise ModelError(
+                f"timezone {self.timezone!r} is not an IANA time zone name: set [sources.class_api] timezone "
+                "to e.g. 'America/New_York' (default UTC)"
+            ) from None
+        if isinstance(self.join_before_host_minutes, bool) or not 0 <= self.join_before_host_minutes <= 60:
+            raise ModelError(
+                f"join_before_host_minutes {self.join_before_host_minutes!r} must be a whole number of minutes "
+                "between 0 and 60 (the API allows 0, 5 or 10)"
+            )
+        if not 0 < self.chronic_absence_threshold <= 1:
+            raise ModelError(
+                f"chronic_absence_threshold {self.chronic_absence_threshold!r} must be a share in (0, 1], e.g. 0.1 for 10 %"
+            )
+
+    @classmethod
+    def from_config(cls) -> "ModelSettings":
+        """The settings from dlt's config (`[sources.class_api]` in .dlt/config.toml or env vars); defaults where unset."""
+        import dlt
+
+        values: dict[str, Any] = {}
+        for name, kind in (("timezone", str), ("join_before_host_minutes", int), ("chronic_absence_threshold", float)):
+            try:
+                value = dlt.config.get(f"sources.class_api.{name}", kind)
+            except (TypeError, ValueError) as exc:
+                raise ModelError(f"[sources.class_api] {name} cannot be read as {kind.__name__}: {_first_line(exc)}") from None
+            if value is not None:
+                values[name] = value
+        return cls(**values)
+
+    def literal(self, name: str) -> exp.Expression:
+        """`model_setting('name')` as the SQL constant that replaces it."""
+        if name == "timezone":
+            return exp.Literal.string(self.timezone)
+        if name == "join_before_host_allowance":
+            return exp.Interval(this=exp.Literal.string(str(self.join_before_host_minutes)), unit=exp.var("MINUTE"))
+        if name == "chronic_absence_threshold":
+            return exp.Literal.number(repr(float(self.chronic_absence_threshold)))
+        raise ModelError(f"unknown model setting {name!r}: known are {', '.join(SETTING_NAMES)}")
+
+
+SETTING_FUNCTION = "model_setting"
+SETTING_NAMES = ("timezone", "join_before_host_allowance", "chronic_absence_threshold")
 
 
 @dataclass
@@ -113,6 +189,13 @@ class Model:
     depends_on: set[str] = field(default_factory=set)  # other models this one reads
     sources: set[str] = field(default_factory=set)  # raw tables this one reads
     nullable_keys: frozenset[str] = frozenset()  # grain columns allowed to be null (`col?`)
+    purpose: str = ""  # the header's purpose line (its first line)
+    docs: ModelDocs = field(default_factory=ModelDocs)  # the YAML beside the model: column docs, checks
+
+    @property
+    def description(self) -> str:
+        """One line for BI tools: the YAML's description, else the header's purpose."""
+        return self.docs.description or self.purpose
 
 
 @dataclass(frozen=True)
@@ -173,11 +256,28 @@ def _parse_model(path: Path, model_names: set[str]) -> Model:
             f"model {path.stem} reads unknown table(s) {', '.join(unknown)}: "
             f"not a model in the models folder nor a raw table ({', '.join(RAW_TABLES)})"
         )
+    for call in _setting_calls(ast):
+        name = _setting_name(path.stem, call)
+        if name not in SETTING_NAMES:
+            raise ModelError(f"model {path.stem} reads unknown setting {name!r}: known are {', '.join(SETTING_NAMES)}")
     outputs = ast.named_selects
+    try:
+        docs = load_docs(path.with_suffix(".yml"), path.stem)
+    except DocsError as exc:
+        raise ModelError(str(exc)) from None
     if "*" not in outputs:  # with a star the output columns are only known to the database
         missing = [column for column in grain if column not in outputs]
         if missing:
             raise ModelError(f"model {path.stem}: grain column(s) {', '.join(missing)} are not among its output columns")
+        named = set(docs.columns) | set(docs.ranges) | set(docs.not_above) | set(docs.not_above.values())
+        named |= {c for rel in docs.relationships for c in rel.columns}
+        named |= {c for accepted in docs.accepted_values for c in accepted.columns}
+        unknown_columns = sorted(named - set(outputs))
+        if unknown_columns:
+            raise ModelError(
+                f"model {path.stem}: {path.with_suffix('.yml').name} names column(s) {', '.join(unknown_columns)} "
+                "that are not among its output columns"
+            )
     return Model(
         name=path.stem,
         path=path,
@@ -187,7 +287,40 @@ def _parse_model(path: Path, model_names: set[str]) -> Model:
         depends_on=refs & model_names,
         sources=refs & set(RAW_TABLES),
         nullable_keys=frozenset(nullable),
+        purpose=_purpose_paragraph(sql),
+        docs=docs,
     )
+
+
+def _setting_calls(ast: exp.Expression) -> list[exp.Anonymous]:
+    return [node for node in ast.find_all(exp.Anonymous) if str(node.this).lower() == SETTING_FUNCTION]
+
+
+def _setting_name(model: str, call: exp.Anonymous) -> str:
+    arguments = call.expressions
+    if len(arguments) != 1 or not isinstance(arguments[0], exp.Literal) or not arguments[0].is_string:
+        raise ModelError(f"model {model}: {SETTING_FUNCTION}() takes one quoted setting name, got {call.sql()}")
+    return arguments[0].this
+
+
+def _purpose_paragraph(sql: str) -> str:
+    """The `-- purpose:` line and the indented comment lines continuing it, as one line."""
+    words: list[str] = []
+    for line in sql.splitlines():
+        line = line.strip()
+        if not line.startswith("--"):
+            if words or line:
+                break
+            continue
+        match = _HEADER_LINE.match(line)
+        if match and match["key"] in ("grain", "purpose", "materialized"):
+            if words:
+                break
+            if match["key"] == "purpose":
+                words.append(match["value"].strip())
+        elif words:
+            words.append(line.removeprefix("--").strip())
+    return " ".join(word for word in words if word)
 
 
 def _parse_header(path: Path, sql: str) -> dict[str, str]:
@@ -310,6 +443,7 @@ def render(
     missing_sources: Iterable[str] = (),
     missing_columns: Optional[dict[str, list[str]]] = None,
     replacing: Optional[str] = None,
+    settings: ModelSettings = ModelSettings(),
 ) -> list[str]:
     """The statements that (re)create `model` in `dataset` on a destination speaking `dialect`.
 
@@ -317,11 +451,14 @@ def render(
     `missing_sources` are read as empty relations with the contract's columns; columns listed in
     `missing_columns` (table -> columns the loaded table lacks) are read as nulls. `replacing` is the
     kind ("view"/"table") of a relation that already has the model's name, if any: a relation of the
-    other kind is dropped first, since no dialect replaces a table by a view or back.
+    other kind is dropped first, since no dialect replaces a table by a view or back. `settings`
+    replace the model's `model_setting('name')` calls.
     """
     catalog, schema = _split_dataset(dataset)
     target = _table(model.name, schema, catalog)
     select = _qualified_select(model, schema, catalog, set(missing_sources), missing_columns or {})
+    for call in _setting_calls(select):
+        call.replace(settings.literal(_setting_name(model.name, call)))
     select = _portable_date_diffs(select, dialect)
     statements: list[exp.Expression] = []
     postgres = dialect == "postgres"
@@ -338,6 +475,13 @@ def render(
         statements.append(exp.Create(this=target, kind=model.kind.upper(), expression=select, replace=True))
     with _quiet_window_null_ordering():
         return [statement.sql(dialect=dialect, pretty=True) for statement in statements]
+
+
+def comment_sql(model: Model, *, dialect: str, dataset: str) -> list[str]:
+    """Statements that attach the model's description and column docs to its relation, where BI
+    tools read them (COMMENT ON, or BigQuery's description options)."""
+    catalog, schema = _split_dataset(dataset)
+    return comment_statements(_table(model.name, schema, catalog), model.kind, model.docs, model.description, dialect)
 
 
 class _WindowNullOrderingFilter(logging.Filter):
@@ -459,6 +603,7 @@ def build_models(
     *,
     models_dir: Path = SQL_DIR,
     progress: Callable[[str], None] | None = None,
+    settings: Optional[ModelSettings] = None,
 ) -> list[BuiltModel]:
     """Create every model in the pipeline's dataset in dependency order, checking each one's grain
     right after it is built (the same query counts its rows for the returned BuiltModel).
@@ -466,7 +611,12 @@ def build_models(
     On DuckDB, MotherDuck and Postgres everything runs in one transaction: a failing model or grain
     check leaves the previously built models as they were. Raises ModelError naming the model.
     `progress` receives one line per model (and one about raw tables read as empty, if any).
+    `settings` default to ModelSettings.from_config() (the `[sources.class_api]` config). Once all
+    models are built, their YAML checks run: a failing relationship, range or not_above rule is a
+    ModelError (rolling the build back); values outside an accepted list are warnings, reported as
+    `warning: ...` lines (logged instead when there is no `progress`).
     """
+    settings = settings if settings is not None else ModelSettings.from_config()
     models = load_models(models_dir)
     destination_type = _destination_type(pipeline)
     dialect = dialect_for_destination(destination_type)
@@ -509,15 +659,22 @@ def build_models(
                     missing_sources=missing_sources,
                     missing_columns=missing_columns,
                     replacing=existing.get(model.name.lower()),
+                    settings=settings,
                 )
                 for statement in statements:
                     _execute(client, model, dialect, statement)
                 # checked right away, before dependents read it; one pass counts rows and checks keys
                 rows = check_grain(client, model, dialect=dialect, dataset=dataset)
+                for statement in comment_sql(model, dialect=dialect, dataset=dataset):
+                    _execute(client, model, dialect, statement)
                 seconds = time.perf_counter() - started
                 built.append(BuiltModel(model.name, model.kind, rows, seconds))
                 report(f"{model.name}: {model.kind}, {rows} rows, {seconds:.2f}s")
-            report(f"grain checks passed for {len(models)} models")
+            for warning in check_models(client, models, dialect=dialect, dataset=dataset):
+                if progress is None:
+                    logger.warning(warning)
+                report(f"warning: {warning}")
+            report(f"grain and data checks passed for {len(models)} models")
     return built
 
 
@@ -551,6 +708,33 @@ def drop_models(pipeline: Any, *, models_dir: Path = SQL_DIR) -> list[str]:
                 _execute(client, model, dialect, drop.sql(dialect=dialect))
                 dropped.append(model.name)
     return dropped
+
+
+def check_models(client: Any, models: list[Model], *, dialect: str, dataset: str) -> list[str]:
+    """Run every model's YAML checks once all are built; returns the warnings (values outside an
+    accepted list, named with their row counts). Raises ModelError on the first failing check
+    (a relationship, range or not_above rule), naming the model, the rule and example keys."""
+    catalog, schema = _split_dataset(dataset)
+    tables = {model.name: _table(model.name, schema, catalog) for model in models}
+    warnings: list[str] = []
+    for model in models:
+        try:
+            checks = checks_sql(tables[model.name], model.docs, tables, dialect)
+        except DocsError as exc:
+            raise ModelError(f"model {model.name}: {exc}") from None
+        for check in checks:
+            rows = _execute(client, model, dialect, check.sql) or []
+            if not rows:
+                continue
+            total = int(rows[0][1])
+            examples = "; ".join(
+                "(" + ", ".join(_show(value) for value in row[2:]) + f") x{int(row[0])}" for row in rows
+            )
+            if check.severity == "warn":
+                warnings.append(f"model {model.name}: {check.what} in {total} row(s): {examples}")
+            else:
+                raise ModelError(f"model {model.name} fails its check {check.what}: {total} row(s), e.g. {examples}")
+    return warnings
 
 
 def check_grain(client: Any, model: Model, *, dialect: str, dataset: str) -> int:

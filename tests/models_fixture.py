@@ -4,14 +4,22 @@ Small enough to work every mart row out by hand (tests/test_models.py does, with
 
 - classes c1 "Algebra I" and c2 "Biology" (regular), c3 "Chemistry" (deferred, never held) and
   c9 (only a schedule row left: a deleted class);
-- sessions s1 (c1, 2024-03-04 10:00-11:00), s2 (c1, 2024-03-05 10:00-11:00), s3 (c2, 2024-03-04 14:00-14:30);
+- sessions s1 (c1, 2024-03-04 10:00-11:00), s2 (c1, 2024-03-05 10:00-11:00), s3 (c2, 2024-03-04 14:00-14:30)
+  and s4 (c2, 2024-03-05 14:00-15:00), live: the latest thing the data reports is dev's video-on event
+  ending 2024-03-05 14:20 (the data's as-of time), before s4's end;
+- schedules: sch-1, sch-2, sch-4, sch-7 matched by s1, s2, s3, s4; sch-6 (c9) and sch-8 (c2,
+  2024-03-04 16:00) passed without a session (missed); sch-3 (c1, 03-06) and sch-5 (c3, 03-10) upcoming;
 - people: ana (c1, c2), ben (c1, c3; no e-mail anywhere), cara (c1; no ext_person_id), dev (c2),
-  eli (on c2's attendance roster but never enrolled), anne (c1's teacher: events, no attendance row);
+  eli (on c2's attendance roster but never enrolled), anne (c1's teacher: on s1's report, joined
+  early; events in s2 without being on its report), gus (c1's assistant, on s1's report);
 - a tardy join (ben in s1), an early leave (ana in s2), a join before the start and a leave after the
-  end (ana in s1, clipped), a millisecond join (ben in s2), a still-open attendance (cara in s2);
-- overlapping, contained and touching IS_TALKING intervals, events outside every session (one before
-  s1, one starting exactly at s1's end), an event starting in s1 and running past its end, and an
-  event whose raw event_duration (36000) contradicts its timestamps.
+  end (ana in s1, clipped), a millisecond join (ben in s2), a leave not reported (cara in s2);
+- an early joiner focused from before the start to the end (ana in s1: 09:58-11:00, counts 3600 s),
+  overlapping, contained and touching IS_TALKING intervals, events outside every session (one before
+  s1's join-before-host allowance, one starting exactly at s1's end), an event starting in s1 and
+  running past the student's leave (ben), an event whose raw event_duration (36000) contradicts its
+  timestamps, a null and an empty event_value, two STARS of one student at one instant with
+  different values, and an undocumented event type (WAVING).
 """
 
 from __future__ import annotations
@@ -115,7 +123,8 @@ COLUMNS: dict[str, dict[str, dict[str, Any]]] = {
         "event_end": TS,
         "event_duration": BIGINT,
         "event_type": TEXT,
-        "event_value": TEXT,
+        # the API may send null; the loader lands it as '' (both are "no value" in the models)
+        "event_value": NULLABLE_TEXT,
     },
 }
 
@@ -194,6 +203,7 @@ def _person(class_id: str, student_id: str, name: str, email: str | None, ext: s
 
 ENROLLMENTS = [
     _person("c1", "anne", "Anne Malley", "anne.malley@demo.com", "a.malley", "teacher"),
+    _person("c1", "gus", "Gus Berg", "gus@demo.com", None, "assistant"),
     _person("c1", "ana", "Ana Lima", "ana@demo.com", "a.lima", "student"),
     _person("c1", "ben", "Ben Okafor", None, "b.okafor", "student"),
     _person("c1", "cara", "Cara Diaz", "cara@demo.com", None, "student"),
@@ -209,12 +219,15 @@ SCHEDULES = [
     {"schedule_id": "sch-4", "class_id": "c2", "start_time": at(4, "14:00"), "end_time": at(4, "14:30")},
     {"schedule_id": "sch-5", "class_id": "c3", "start_time": at(10, "09:00"), "end_time": at(10, "10:00")},
     {"schedule_id": "sch-6", "class_id": "c9", "start_time": at(1, "08:00"), "end_time": at(1, "09:00")},
+    {"schedule_id": "sch-7", "class_id": "c2", "start_time": at(5, "14:00"), "end_time": at(5, "15:00")},
+    {"schedule_id": "sch-8", "class_id": "c2", "start_time": at(4, "16:00"), "end_time": at(4, "16:30")},
 ]
 
 SESSION_WINDOWS = {
     ("c1", "s1"): (at(4, "10:00"), at(4, "11:00")),
     ("c1", "s2"): (at(5, "10:00"), at(5, "11:00")),
     ("c2", "s3"): (at(4, "14:00"), at(4, "14:30")),
+    ("c2", "s4"): (at(5, "14:00"), at(5, "15:00")),
 }
 
 
@@ -250,6 +263,9 @@ ATTENDANCE = [
     _attended("c1", "s1", "ana", "ana@demo.com", "a.lima", True, False, at(4, "09:58"), at(4, "11:05")),
     _attended("c1", "s1", "ben", None, "b.okafor", True, True, at(4, "10:10"), at(4, "11:00")),
     _attended("c1", "s1", "cara", "cara@demo.com", None, False, False, None, None),
+    # staff on the report: the teacher joins 8 minutes early, the assistant leaves at half time
+    _attended("c1", "s1", "anne", "anne.malley@demo.com", "a.malley", True, False, at(4, "09:52"), at(4, "11:00")),
+    _attended("c1", "s1", "gus", "gus@demo.com", None, True, False, at(4, "10:00"), at(4, "10:30")),
     # s2: ana leaves early; ben joins half a second late; cara is still in (no leave_time yet)
     _attended("c1", "s2", "ana", "ana@demo.com", "a.lima", True, False, at(5, "10:00"), at(5, "10:30")),
     _attended("c1", "s2", "ben", None, "b.okafor", True, False, at(5, "10:00:00.500"), at(5, "11:00")),
@@ -258,6 +274,9 @@ ATTENDANCE = [
     _attended("c2", "s3", "ana", "ana.lima@old.example", "a.lima", True, False, at(4, "14:00"), at(4, "14:30")),
     _attended("c2", "s3", "dev", "dev@demo.com", "d.patel", False, False, None, None),
     _attended("c2", "s3", "eli", "eli@guest.com", None, True, True, at(4, "14:05"), at(4, "14:20")),
+    # s4 is live: dev is in (no leave_time yet), ana has not joined (yet)
+    _attended("c2", "s4", "ana", "ana@demo.com", "a.lima", False, False, None, None),
+    _attended("c2", "s4", "dev", "dev@demo.com", "d.patel", True, False, at(5, "14:02"), None),
 ]
 
 _PEOPLE = {
@@ -266,6 +285,8 @@ _PEOPLE = {
     "cara": ("cara@demo.com", None),
     "eli": ("eli@guest.com", None),
     "anne": ("anne.malley@demo.com", "a.malley"),
+    "gus": ("gus@demo.com", None),
+    "dev": ("dev@demo.com", "d.patel"),
 }
 
 
@@ -273,7 +294,7 @@ def _event(
     class_id: str,
     student_id: str,
     event_type: str,
-    event_value: str,
+    event_value: str | None,
     start: dt.datetime,
     end: dt.datetime,
     raw_duration: int | None = None,
@@ -308,8 +329,11 @@ METRICS = [
     _event("c1", "ana", "IS_VIDEO_ON", "true", at(4, "10:00"), at(4, "10:30")),
     _event("c1", "ana", "STARS", "2", at(4, "10:40"), at(4, "10:40")),
     _event("c1", "ana", "STARS", "3", at(4, "10:50"), at(4, "10:50")),
-    # the raw duration contradicts the 3000-second span, like the API documentation's example
-    _event("c1", "ana", "FOCUSED", "true", at(4, "10:00"), at(4, "10:50"), raw_duration=36000),
+    # a second STARS at the same instant with another value: a second event
+    _event("c1", "ana", "STARS", "1", at(4, "10:40"), at(4, "10:40")),
+    # the early joiner, focused from before the start to the end; the raw duration contradicts the
+    # 3720-second span, like the API documentation's example
+    _event("c1", "ana", "FOCUSED", "true", at(4, "09:58"), at(4, "11:00"), raw_duration=36000),
     # ben: two overlapping mutes, reactions, feedback, presenting, and talk that runs past s1's end
     _event("c1", "ben", "IS_AUDIO_MUTED", "true", at(4, "10:10"), at(4, "10:40")),
     _event("c1", "ben", "IS_AUDIO_MUTED", "true", at(4, "10:30"), at(4, "10:50")),
@@ -318,10 +342,16 @@ METRICS = [
     _event("c1", "ben", "FEEDBACK", "faster", at(4, "10:20"), at(4, "10:20")),
     _event("c1", "ben", "PRESENTING", "true", at(4, "10:30"), at(4, "10:45")),
     _event("c1", "ben", "IS_TALKING", "true", at(4, "10:45"), at(4, "11:10")),
-    # the teacher talks but has no attendance row
-    _event("c1", "anne", "IS_TALKING", "true", at(4, "10:00"), at(4, "10:03")),
-    # --- c1, outside every session: before s1, and starting exactly at s1's (exclusive) end ---
-    _event("c1", "ana", "IS_TALKING", "true", at(4, "09:50"), at(4, "09:55")),
+    # a hand raise without a value (landed as '') and one the API sent as null; an undocumented type
+    _event("c1", "ben", "RAISED_HAND", "", at(4, "10:25"), at(4, "10:25:05")),
+    _event("c1", "ben", "REACTION", None, at(4, "10:26"), at(4, "10:26")),
+    _event("c1", "ben", "WAVING", "true", at(4, "10:27"), at(4, "10:28")),
+    # the teacher talks before the start (she joined at 09:52) and into the class; the assistant too
+    _event("c1", "anne", "IS_TALKING", "true", at(4, "09:55"), at(4, "10:03")),
+    _event("c1", "gus", "IS_TALKING", "true", at(4, "10:10"), at(4, "10:11")),
+    # --- c1, outside every session: before s1's join-before-host allowance (09:50), and starting
+    # exactly at s1's (exclusive) end ---
+    _event("c1", "ana", "IS_TALKING", "true", at(4, "09:45"), at(4, "09:49")),
     _event("c1", "ana", "IS_TALKING", "true", at(4, "11:00"), at(4, "11:01")),
     # --- c1, s2 (2024-03-05 10:00-11:00) ---
     _event("c1", "ben", "IS_TALKING", "true", at(5, "10:10"), at(5, "10:12")),
@@ -329,9 +359,13 @@ METRICS = [
     _event("c1", "cara", "IS_VIDEO_ON", "true", at(5, "10:05"), at(5, "10:35")),
     _event("c1", "ana", "RAISED_HAND", "1", at(5, "10:20"), at(5, "10:20:05")),
     _event("c1", "ana", "RAISED_HAND", "1", at(5, "10:25"), at(5, "10:25:05")),
+    # the teacher, not on s2's report
+    _event("c1", "anne", "IS_TALKING", "true", at(5, "10:01"), at(5, "10:02")),
     # --- c2, s3 (2024-03-04 14:00-14:30) ---
     _event("c2", "eli", "IS_TALKING", "true", at(4, "14:06"), at(4, "14:08")),
     _event("c2", "ana", "FOCUSED", "true", at(4, "14:00"), at(4, "14:30")),
+    # --- c2, s4 (live) ---
+    _event("c2", "dev", "IS_VIDEO_ON", "true", at(5, "14:02"), at(5, "14:20")),
 ]
 
 RAW_ROWS: dict[str, list[dict[str, Any]]] = {

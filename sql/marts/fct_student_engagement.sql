@@ -1,15 +1,17 @@
 -- grain: class_id, session_id, student_id
--- purpose: One row per student and started session: attendance plus how they took part.
+-- purpose: One row per person and started session (everyone on the attendance report, plus anyone
+--   with events in the session but missing from it): attendance plus how they took part.
 --   *_seconds are wall-clock time with the event value 'true' (IS_TALKING, IS_VIDEO_ON, FOCUSED,
---   IS_AUDIO_MUTED, PRESENTING), overlapping events of one kind merged so no second counts twice.
---   hand_raises counts RAISED_HAND = '1' events, reactions REACTION events, feedback_count FEEDBACK
---   events; stars is the highest STARS value awarded (null if none). Rows come from the session's
---   attendance roster plus anyone with events in the session but missing from that roster
---   (attended: the roster's present flag; true for such unrostered students, whose events show
---   they were there). Events outside every session have no row here: see fct_event_durations.
+--   IS_AUDIO_MUTED, PRESENTING) within the stretch the person attended (events clipped to it, see
+--   int_class__events), overlapping events of one kind merged so no second counts twice: never
+--   above attended_seconds. hand_raises counts RAISED_HAND = '1' events, reactions REACTION
+--   events, feedback_count FEEDBACK events; stars is the highest STARS value awarded (null if
+--   none). attended: the report's present flag (true for people missing from the report, whose
+--   events show they were there). person_type separates students from staff; session_status
+--   'live' rows are incomplete. Events outside every session: see fct_event_durations.
 
-with attendance as (
-    select * from stg_class__attendance
+with participants as (
+    select * from int_class__session_participants
 ),
 
 events as (
@@ -23,7 +25,7 @@ activity as (
         session_id,
         student_id,
         count(*) as events,
-        -- merged_milliseconds: each event's time not already covered by an earlier one of its kind
+        -- merged_milliseconds: each event's counted time not already covered by an earlier one of its kind
         sum(case when event_type = 'IS_TALKING' and event_value = 'true' then merged_milliseconds else 0 end)
             as talk_milliseconds,
         sum(case when event_type = 'IS_VIDEO_ON' and event_value = 'true' then merged_milliseconds else 0 end)
@@ -46,23 +48,19 @@ activity as (
         ) as stars
     from events
     group by class_id, session_id, student_id
-),
-
-participants as (
-    select class_id, session_id, student_id from attendance
-    union
-    select class_id, session_id, student_id from activity
 )
 
 select
     participants.class_id,
     participants.session_id,
     participants.student_id,
-    attendance.student_id is not null as on_attendance_roster,
-    case
-        when attendance.student_id is null then true
-        else coalesce(attendance.present, false)
-    end as attended,
+    participants.session_date,
+    participants.session_status,
+    participants.enrollment_role,
+    participants.person_type,
+    participants.on_attendance_roster,
+    participants.attended,
+    participants.attended_milliseconds / 1000.0 as attended_seconds,
     coalesce(activity.talk_milliseconds, 0) / 1000.0 as talk_seconds,
     coalesce(activity.video_on_milliseconds, 0) / 1000.0 as video_on_seconds,
     coalesce(activity.focused_milliseconds, 0) / 1000.0 as focused_seconds,
@@ -74,10 +72,6 @@ select
     activity.stars,
     coalesce(activity.events, 0) as events
 from participants
-left join attendance
-    on attendance.class_id = participants.class_id
-    and attendance.session_id = participants.session_id
-    and attendance.student_id = participants.student_id
 left join activity
     on activity.class_id = participants.class_id
     and activity.session_id = participants.session_id

@@ -1,5 +1,7 @@
--- grain: class_id, student_id, event_type, event_start
--- purpose: In-class activity events from GET /reporting/metrics: typed and deduplicated.
+-- grain: class_id, student_id, event_type, event_start, event_value?
+-- purpose: In-class activity events from GET /reporting/metrics: typed and deduplicated. Two events
+--   of one student and type at the same instant with different values are two events. A missing
+--   value (the loader lands the API's null as '') is null here, '' and null alike.
 --   `event_duration_raw` is the API's own duration field, kept as reported but not trusted: the
 --   documented example reports 36000 for a 600-second event. Durations downstream come from
 --   event_end - event_start.
@@ -15,7 +17,7 @@ typed as (
         cast(email as text) as email,
         cast(ext_person_id as text) as ext_person_id,
         cast(event_type as text) as event_type,
-        cast(event_value as text) as event_value,
+        nullif(cast(event_value as text), '') as event_value,
         cast(event_start as timestamptz) as event_start,
         cast(event_end as timestamptz) as event_end,
         cast(event_duration as bigint) as event_duration_raw
@@ -27,8 +29,8 @@ ranked as (
     select
         *,
         row_number() over (
-            partition by class_id, student_id, event_type, event_start
-            order by event_end desc, event_value
+            partition by class_id, student_id, event_type, event_start, event_value
+            order by event_end desc
         ) as duplicate_rank
     from typed
 )

@@ -77,3 +77,29 @@ LEFT JOIN classes
   ON classes.class_id = known_class_ids.class_id
 LEFT JOIN deferred
   ON deferred.class_id = known_class_ids.class_id;
+
+ALTER TABLE class_data.dim_classes SET OPTIONS (description='Every class the warehouse knows of (regular, deferred, or unlisted), with its attributes.');
+
+ALTER TABLE class_data.dim_classes ALTER COLUMN class_id SET OPTIONS (description='The class.');
+
+ALTER TABLE class_data.dim_classes ALTER COLUMN ext_class_id SET OPTIONS (description='External class id.');
+
+ALTER TABLE class_data.dim_classes ALTER COLUMN class_name SET OPTIONS (description='Class name.');
+
+ALTER TABLE class_data.dim_classes ALTER COLUMN class_description SET OPTIONS (description='Class description.');
+
+ALTER TABLE class_data.dim_classes ALTER COLUMN class_status SET OPTIONS (description='regular, deferred (no session times) or unlisted (seen only in rosters, schedules or reports).');
+
+ALTER TABLE class_data.dim_classes ALTER COLUMN meeting_id SET OPTIONS (description='Meeting id (regular classes).');
+
+ALTER TABLE class_data.dim_classes ALTER COLUMN host_name SET OPTIONS (description='Host as listed (regular classes).');
+
+ALTER TABLE class_data.dim_classes ALTER COLUMN instructor_email SET OPTIONS (description='Instructor e-mail given at creation (deferred classes).');
+
+ALTER TABLE class_data.dim_classes ALTER COLUMN invite_link SET OPTIONS (description='Invite link (regular classes).');
+
+ALTER TABLE class_data.dim_classes ALTER COLUMN class_deferred_id SET OPTIONS (description='Deferred class id.');
+
+ALTER TABLE class_data.dim_classes ALTER COLUMN deferred_created_at SET OPTIONS (description='When the deferred class was created (UTC).');
+
+ALTER TABLE class_data.dim_classes ALTER COLUMN deferred_updated_at SET OPTIONS (description='When the deferred class was last updated (UTC).');

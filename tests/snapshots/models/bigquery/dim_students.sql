@@ -5,10 +5,10 @@ WITH enrollments AS (
   FROM class_data.stg_class__enrollments
   WHERE
     is_current
-), attendance AS (
+), participants AS (
   SELECT
     *
-  FROM class_data.stg_class__attendance
+  FROM class_data.int_class__session_participants
 ), events AS (
   SELECT
     *
@@ -31,19 +31,27 @@ WITH enrollments AS (
   SELECT
     student_id,
     COUNT(*) AS enrolled_classes,
-    SUM(CASE WHEN COALESCE(role, 'student') = 'student' THEN 1 ELSE 0 END) AS classes_as_student,
+    SUM(
+      CASE
+        WHEN NOT COALESCE(role, 'student') IN ('teacher', 'assistant')
+        THEN 1
+        ELSE 0
+      END
+    ) AS classes_as_student,
     SUM(CASE WHEN role IN ('teacher', 'assistant') THEN 1 ELSE 0 END) AS classes_as_staff
   FROM enrollments
   GROUP BY
     student_id
-), attendance_profiles AS (
+), participant_profiles AS (
   SELECT
     student_id,
     MAX(email) AS email,
     MAX(ext_person_id) AS ext_person_id,
-    COUNT(*) AS roster_sessions,
-    SUM(CASE WHEN present THEN 1 ELSE 0 END) AS sessions_present
-  FROM attendance
+    SUM(CASE WHEN person_type = 'student' THEN 1 ELSE 0 END) AS sessions_as_student,
+    SUM(CASE WHEN person_type = 'staff' THEN 1 ELSE 0 END) AS sessions_as_staff,
+    SUM(CASE WHEN person_type = 'student' AND on_attendance_roster THEN 1 ELSE 0 END) AS roster_sessions,
+    SUM(CASE WHEN person_type = 'student' AND present THEN 1 ELSE 0 END) AS sessions_present
+  FROM participants
   GROUP BY
     student_id
 ), event_profiles AS (
@@ -54,41 +62,80 @@ WITH enrollments AS (
   FROM events
   GROUP BY
     student_id
-), known_students AS (
+), known_people AS (
   SELECT
     student_id
   FROM enrollments
   UNION DISTINCT
   SELECT
     student_id
-  FROM attendance
+  FROM participants
   UNION DISTINCT
   SELECT
     student_id
-  FROM events
+  FROM event_profiles
+), students AS (
+  SELECT
+    known_people.student_id
+  FROM known_people
+  LEFT JOIN enrollment_counts
+    ON enrollment_counts.student_id = known_people.student_id
+  LEFT JOIN participant_profiles
+    ON participant_profiles.student_id = known_people.student_id
+  WHERE
+    COALESCE(enrollment_counts.classes_as_student, 0) > 0
+    OR COALESCE(participant_profiles.sessions_as_student, 0) > 0
+    OR (
+      COALESCE(enrollment_counts.classes_as_staff, 0) = 0
+      AND COALESCE(participant_profiles.sessions_as_staff, 0) = 0
+    )
 )
 SELECT
-  known_students.student_id,
+  students.student_id,
   enrollment_profiles.user_name AS student_name,
   enrollment_profiles.first_name,
   enrollment_profiles.last_name,
-  COALESCE(enrollment_profiles.email, attendance_profiles.email, event_profiles.email) AS email,
+  COALESCE(enrollment_profiles.email, participant_profiles.email, event_profiles.email) AS email,
   COALESCE(
     enrollment_profiles.ext_person_id,
-    attendance_profiles.ext_person_id,
+    participant_profiles.ext_person_id,
     event_profiles.ext_person_id
   ) AS ext_person_id,
   COALESCE(enrollment_counts.enrolled_classes, 0) AS enrolled_classes,
   COALESCE(enrollment_counts.classes_as_student, 0) AS classes_as_student,
   COALESCE(enrollment_counts.classes_as_staff, 0) AS classes_as_staff,
-  COALESCE(attendance_profiles.roster_sessions, 0) AS roster_sessions,
-  COALESCE(attendance_profiles.sessions_present, 0) AS sessions_present
-FROM known_students
+  COALESCE(participant_profiles.roster_sessions, 0) AS roster_sessions,
+  COALESCE(participant_profiles.sessions_present, 0) AS sessions_present
+FROM students
 LEFT JOIN enrollment_profiles
-  ON enrollment_profiles.student_id = known_students.student_id
+  ON enrollment_profiles.student_id = students.student_id
 LEFT JOIN enrollment_counts
-  ON enrollment_counts.student_id = known_students.student_id
-LEFT JOIN attendance_profiles
-  ON attendance_profiles.student_id = known_students.student_id
+  ON enrollment_counts.student_id = students.student_id
+LEFT JOIN participant_profiles
+  ON participant_profiles.student_id = students.student_id
 LEFT JOIN event_profiles
-  ON event_profiles.student_id = known_students.student_id;
+  ON event_profiles.student_id = students.student_id;
+
+ALTER TABLE class_data.dim_students SET OPTIONS (description='Every student (no staff-only people), one profile each.');
+
+ALTER TABLE class_data.dim_students ALTER COLUMN student_id SET OPTIONS (description='The student (Class student_id).');
+
+ALTER TABLE class_data.dim_students ALTER COLUMN student_name SET OPTIONS (description='Name from the roster.');
+
+ALTER TABLE class_data.dim_students ALTER COLUMN first_name SET OPTIONS (description='First name from the roster.');
+
+ALTER TABLE class_data.dim_students ALTER COLUMN last_name SET OPTIONS (description='Last name from the roster.');
+
+ALTER TABLE class_data.dim_students ALTER COLUMN email SET OPTIONS (description='E-mail (roster, else attendance report, else events).');
+
+ALTER TABLE class_data.dim_students ALTER COLUMN ext_person_id SET OPTIONS (description='External person id (same fallbacks).');
+
+ALTER TABLE class_data.dim_students ALTER COLUMN enrolled_classes SET OPTIONS (description='Current roster entries.');
+
+ALTER TABLE class_data.dim_students ALTER COLUMN classes_as_student SET OPTIONS (description='Current roster entries as a student.');
+
+ALTER TABLE class_data.dim_students ALTER COLUMN classes_as_staff SET OPTIONS (description='Current roster entries as teacher or assistant.');
+
+ALTER TABLE class_data.dim_students ALTER COLUMN roster_sessions SET OPTIONS (description='Sessions on an attendance report as a student.');
+
+ALTER TABLE class_data.dim_students ALTER COLUMN sessions_present SET OPTIONS (description='Of them, present.');

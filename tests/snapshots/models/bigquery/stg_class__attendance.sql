@@ -41,3 +41,5 @@ SELECT
 FROM ranked
 WHERE
   duplicate_rank = 1;
+
+ALTER VIEW class_data.stg_class__attendance SET OPTIONS (description='Attendance of every started session from GET /reporting/attendance, one row per class, session and rostered student: typed and deduplicated. A student still in a live session has a null leave_time.');

@@ -42,3 +42,5 @@ SELECT
 FROM ranked
 WHERE
   duplicate_rank = 1;
+
+ALTER VIEW class_data.stg_class__enrollments SET OPTIONS (description='Class rosters (students, assistants, teachers), every version seen (dlt SCD2 history).');

@@ -27,3 +27,5 @@ SELECT
 FROM ranked
 WHERE
   duplicate_rank = 1;
+
+ALTER VIEW class_data.stg_class__schedules SET OPTIONS (description='Scheduled class dates from GET /schedules: typed and deduplicated.');

@@ -27,3 +27,5 @@ SELECT
 FROM ranked
 WHERE
   duplicate_rank = 1;
+
+ALTER VIEW class_data.stg_class__templates SET OPTIONS (description='Class templates from GET /templates: typed and deduplicated.');

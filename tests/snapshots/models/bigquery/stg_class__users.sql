@@ -28,3 +28,5 @@ SELECT
 FROM ranked
 WHERE
   duplicate_rank = 1;
+
+ALTER VIEW class_data.stg_class__users SET OPTIONS (description='Organization users (instructors, admins) from GET /users: typed and deduplicated. `roles` stays the destination\'s JSON type: its element access is not portable across dialects.');

@@ -40,3 +40,5 @@ SELECT
 FROM ranked
 WHERE
   duplicate_rank = 1;
+
+COMMENT ON VIEW class_data.stg_class__attendance IS 'Attendance of every started session from GET /reporting/attendance, one row per class, session and rostered student: typed and deduplicated. A student still in a live session has a null leave_time.';

@@ -34,3 +34,5 @@ SELECT
 FROM ranked
 WHERE
   duplicate_rank = 1;
+
+COMMENT ON VIEW class_data.stg_class__deferred_classes IS 'Deferred classes (created without session times) from GET /classes?deferred=true: typed and deduplicated.';

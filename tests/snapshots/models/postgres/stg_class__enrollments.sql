@@ -41,3 +41,5 @@ SELECT
 FROM ranked
 WHERE
   duplicate_rank = 1;
+
+COMMENT ON VIEW class_data.stg_class__enrollments IS 'Class rosters (students, assistants, teachers), every version seen (dlt SCD2 history).';

@@ -26,3 +26,5 @@ SELECT
 FROM ranked
 WHERE
   duplicate_rank = 1;
+
+COMMENT ON VIEW class_data.stg_class__templates IS 'Class templates from GET /templates: typed and deduplicated.';

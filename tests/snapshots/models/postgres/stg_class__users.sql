@@ -30,3 +30,5 @@ SELECT
 FROM ranked
 WHERE
   duplicate_rank = 1;
+
+COMMENT ON VIEW class_data.stg_class__users IS 'Organization users (instructors, admins) from GET /users: typed and deduplicated. `roles` stays the destination''s JSON type: its element access is not portable across dialects.';

@@ -80,3 +80,29 @@ LEFT JOIN classes
   ON classes.class_id = known_class_ids.class_id
 LEFT JOIN deferred
   ON deferred.class_id = known_class_ids.class_id;
+
+COMMENT ON TABLE class_data.dim_classes IS 'Every class the warehouse knows of (regular, deferred, or unlisted), with its attributes.';
+
+COMMENT ON COLUMN class_data.dim_classes.class_id IS 'The class.';
+
+COMMENT ON COLUMN class_data.dim_classes.ext_class_id IS 'External class id.';
+
+COMMENT ON COLUMN class_data.dim_classes.class_name IS 'Class name.';
+
+COMMENT ON COLUMN class_data.dim_classes.class_description IS 'Class description.';
+
+COMMENT ON COLUMN class_data.dim_classes.class_status IS 'regular, deferred (no session times) or unlisted (seen only in rosters, schedules or reports).';
+
+COMMENT ON COLUMN class_data.dim_classes.meeting_id IS 'Meeting id (regular classes).';
+
+COMMENT ON COLUMN class_data.dim_classes.host_name IS 'Host as listed (regular classes).';
+
+COMMENT ON COLUMN class_data.dim_classes.instructor_email IS 'Instructor e-mail given at creation (deferred classes).';
+
+COMMENT ON COLUMN class_data.dim_classes.invite_link IS 'Invite link (regular classes).';
+
+COMMENT ON COLUMN class_data.dim_classes.class_deferred_id IS 'Deferred class id.';
+
+COMMENT ON COLUMN class_data.dim_classes.deferred_created_at IS 'When the deferred class was created (UTC).';
+
+COMMENT ON COLUMN class_data.dim_classes.deferred_updated_at IS 'When the deferred class was last updated (UTC).';

@@ -30,3 +30,5 @@ SELECT
 FROM ranked
 WHERE
   duplicate_rank = 1;
+
+COMMENT ON VIEW class_data.stg_class__classes IS 'Regular (scheduled) classes as listed by GET /classes: typed and deduplicated. The meeting password is left out on purpose: analysts never need it and models get shared widely.';

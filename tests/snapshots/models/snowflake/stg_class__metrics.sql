@@ -10,7 +10,7 @@ WITH source AS (
     CAST(email AS VARCHAR) AS email,
     CAST(ext_person_id AS VARCHAR) AS ext_person_id,
     CAST(event_type AS VARCHAR) AS event_type,
-    CAST(event_value AS VARCHAR) AS event_value,
+    NULLIF(CAST(event_value AS VARCHAR), '') AS event_value,
     CAST(event_start AS TIMESTAMPTZ) AS event_start,
     CAST(event_end AS TIMESTAMPTZ) AS event_end,
     CAST(event_duration AS BIGINT) AS event_duration_raw
@@ -19,8 +19,8 @@ WITH source AS (
   SELECT
     *,
     ROW_NUMBER() OVER (
-      PARTITION BY class_id, student_id, event_type, event_start
-      ORDER BY event_end DESC NULLS LAST, event_value
+      PARTITION BY class_id, student_id, event_type, event_start, event_value
+      ORDER BY event_end DESC NULLS LAST
     ) AS duplicate_rank
   FROM typed
 )
@@ -37,3 +37,5 @@ SELECT
 FROM ranked
 WHERE
   duplicate_rank = 1;
+
+COMMENT ON VIEW class_data.stg_class__metrics IS 'In-class activity events from GET /reporting/metrics: typed and deduplicated. Two events of one student and type at the same instant with different values are two events. A missing value (the loader lands the API\'s null as \'\') is null here, \'\' and null alike. `event_duration_raw` is the API\'s own duration field, kept as reported but not trusted: the documented example reports 36000 for a 600-second event. Durations downstream come from event_end - event_start.';

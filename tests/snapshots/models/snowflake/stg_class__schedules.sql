@@ -24,3 +24,5 @@ SELECT
 FROM ranked
 WHERE
   duplicate_rank = 1;
+
+COMMENT ON VIEW class_data.stg_class__schedules IS 'Scheduled class dates from GET /schedules: typed and deduplicated.';

@@ -1,0 +1,119 @@
+-- grain: class_id, session_id, student_id
+-- purpose: One row per person and started session: everyone on the session's attendance report plus
+--   anyone with events in the session but missing from it, with their role at the time.
+--   enrollment_role: the roster version current at the session start (rosters are kept as dlt SCD2
+--   history; a session older than the first version seen takes the earliest version); a person on
+--   no roster at the time falls back to 'student', as the attendance report lists them with the
+--   class's students and 'student' is the API's default role. person_type: 'staff' for teachers and
+--   assistants, 'student' otherwise (student metrics count person_type = 'student' only).
+
+with attendance as (
+    select * from int_class__session_attendance
+),
+
+events as (
+    select * from int_class__events
+    where session_id is not null
+),
+
+sessions as (
+    select * from int_class__sessions
+),
+
+enrollments as (
+    select * from stg_class__enrollments
+),
+
+event_people as (
+    select
+        class_id,
+        session_id,
+        student_id,
+        max(email) as email,
+        max(ext_person_id) as ext_person_id
+    from events
+    group by class_id, session_id, student_id
+),
+
+participants as (
+    select class_id, session_id, student_id from attendance
+    union
+    select class_id, session_id, student_id from event_people
+),
+
+-- roster versions not yet retired when the session started; the earliest of them was current then
+roster_versions as (
+    select
+        participants.class_id,
+        participants.session_id,
+        participants.student_id,
+        enrollments.role,
+        enrollments.user_name,
+        enrollments.email,
+        enrollments.ext_person_id,
+        row_number() over (
+            partition by participants.class_id, participants.session_id, participants.student_id
+            order by enrollments.valid_from
+        ) as version_rank
+    from participants
+    inner join sessions
+        on sessions.class_id = participants.class_id
+        and sessions.session_id = participants.session_id
+    inner join enrollments
+        on enrollments.class_id = participants.class_id
+        and enrollments.student_id = participants.student_id
+        and (enrollments.valid_to is null or enrollments.valid_to > sessions.session_start_time)
+),
+
+roster as (
+    select * from roster_versions where version_rank = 1
+)
+
+select
+    participants.class_id,
+    participants.session_id,
+    participants.student_id,
+    sessions.session_start_time,
+    sessions.session_end_time,
+    sessions.session_seconds,
+    sessions.session_date,
+    sessions.session_status,
+    roster.user_name as student_name,
+    coalesce(roster.email, attendance.email, event_people.email) as email,
+    coalesce(roster.ext_person_id, attendance.ext_person_id, event_people.ext_person_id) as ext_person_id,
+    roster.student_id is not null as is_enrolled,
+    coalesce(roster.role, 'student') as enrollment_role,
+    case
+        when roster.role in ('teacher', 'assistant') then 'staff'
+        else 'student'
+    end as person_type,
+    attendance.student_id is not null as on_attendance_roster,
+    -- people missing from the report: their events show they were there
+    case
+        when attendance.student_id is null then true
+        else coalesce(attendance.present, false)
+    end as attended,
+    attendance.present,
+    attendance.tardy,
+    attendance.join_time,
+    attendance.leave_time,
+    case
+        when attendance.student_id is null then null
+        else attendance.attended_milliseconds
+    end as attended_milliseconds
+from participants
+inner join sessions
+    on sessions.class_id = participants.class_id
+    and sessions.session_id = participants.session_id
+left join attendance
+    on attendance.class_id = participants.class_id
+    and attendance.session_id = participants.session_id
+    and attendance.student_id = participants.student_id
+left join event_people
+    on event_people.class_id = participants.class_id
+    and event_people.session_id = participants.session_id
+    and event_people.student_id = participants.student_id
+left join roster
+    on roster.class_id = participants.class_id
+    and roster.session_id = participants.session_id
+    and roster.student_id = participants.student_id
