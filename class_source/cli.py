@@ -129,6 +129,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     load(
         pipeline, source, progress, full_refresh=args.full_refresh, build_models=not args.no_models,
         run_kwargs=run_kwargs, models=models,
+        publish=args.publish or dlt.config.get("class_elt.publish"), report=args.report,
     )
     return 0
 
@@ -260,6 +261,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--resources", help=f"comma-separated subset of: {', '.join(RESOURCES)}")
     run.add_argument("--full-refresh", action="store_true", help="drop this source's tables and cursors first")
     run.add_argument("--no-models", action="store_true", help="skip building the SQL models")
+    run.add_argument(
+        "--publish", metavar="PATH",
+        help="after the models, copy the marts to this DuckDB file for BI tools (replaced atomically; "
+        "default: [class_elt] publish in config)",
+    )
+    run.add_argument("--report", metavar="PATH", help="after the models, write the HTML report to this file")
     run.set_defaults(command=cmd_run)
 
     check = commands.add_parser("check", help="verify the API key and the scope of every resource")
