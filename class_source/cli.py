@@ -156,8 +156,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
         progress = TerminalProgress()
         source = adapt_source(class_source(base_url=base_url, api_key=api_key, progress=progress), pipeline.destination, {})
-        load(pipeline, source, progress, full_refresh=True, build_models=True)
-    print(f"\nquery it:  duckdb {database} \"select * from {DEFAULT_DATASET}.fct_session_attendance limit 10\"")
+        report = database.with_name("class_demo_report.html")
+        load(pipeline, source, progress, full_refresh=True, build_models=True, report=report)
+    print(f"\nthe warehouse is {database} (marts in {DEFAULT_DATASET}, see README 'Dashboards'); open the report:")
+    print(report)
     return 0
 
 
@@ -200,6 +202,18 @@ def cmd_models(args: argparse.Namespace) -> int:
     destination, _ = make_destination(args.destination)
     pipeline = dlt.pipeline(pipeline_name=args.pipeline_name, destination=destination, dataset_name=args.dataset_name)
     build(models_target(pipeline, args.models_database))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    import dlt
+
+    from .destinations import make_destination, models_target
+    from .report import default_report_path, write_report
+
+    destination, _ = make_destination(args.destination)
+    pipeline = dlt.pipeline(pipeline_name=args.pipeline_name, destination=destination, dataset_name=args.dataset_name)
+    print(write_report(models_target(pipeline, args.models_database), args.output or default_report_path(args.pipeline_name)))
     return 0
 
 
@@ -275,6 +289,11 @@ def _parser() -> argparse.ArgumentParser:
     models = commands.add_parser("models", help="build the SQL models in sql/ on the loaded dataset")
     warehouse_options(models)
     models.set_defaults(command=cmd_models)
+
+    report = commands.add_parser("report", help="write the self-contained HTML report of the marts")
+    warehouse_options(report)
+    report.add_argument("--output", metavar="PATH", help="HTML file (default: ./<pipeline-name>_report.html)")
+    report.set_defaults(command=cmd_report)
 
     emulator = commands.add_parser("emulator", help="serve a synthetic Class API on loopback")
     emulator.add_argument("--host", default="127.0.0.1")
