@@ -219,12 +219,15 @@ def _asset(name: str) -> str:
 
 def _header(data: ReportData, term: Mapping[str, Any]) -> str:
     facts = [
-        ("Sessions held", f"{_date(term.get('first_day'))} to {_date(term.get('last_day'))}" if term.get("first_day") else "none yet"),
+        ("Period (held sessions)", f"{_date(term.get('first_day'))} to {_date(term.get('last_day'))}" if term.get("first_day") else "none yet"),
         ("Newest session ended", _datetime(term.get("newest_session_end"))),
         ("Last load", _datetime(data.loaded_at)),
     ]
     items = "".join(f"<div><dt>{label}</dt><dd>{html.escape(value)}</dd></div>" for label, value in facts)
-    return f"<h1>{html.escape(data.title)}</h1><dl class=\"facts\">{items}</dl>"
+    return (
+        f'<h1>{html.escape(data.title)} <span class="subtitle">attendance and engagement</span></h1>'
+        f'<dl class="facts">{items}</dl>'
+    )
 
 
 def _kpis(weeks: Sequence[Mapping[str, Any]], term: Mapping[str, Any]) -> str:

@@ -258,3 +258,30 @@ def test_report_command_writes_the_default_file_from_the_warehouse(workdir, monk
     names = marts(workdir / "warehouse.duckdb", f"select class_name from {DATASET}.agg_class_summary where sessions_held > 0")
     page = written.read_text(encoding="utf-8")
     assert names and all(html.escape(name) in page for (name,) in names)
+
+
+@pytest.mark.postgres
+def test_report_and_bi_copy_come_from_the_marts_on_postgres(workdir, monkeypatch, tmp_path, postgres_url):
+    from tests.test_destinations import postgres_execute
+
+    dataset = f"class_report_{uuid.uuid4().hex[:10]}"
+    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", postgres_url)
+    emulator = Emulator(seed=3, classes=4)
+    try:
+        with emulator.serve() as base_url:
+            monkeypatch.setenv("SOURCES__CLASS_API__BASE_URL", base_url)
+            monkeypatch.setenv("SOURCES__CLASS_API__API_KEY", emulator.mint_key())
+            run = ["run", "--destination", "postgres", "--dataset-name", dataset]
+            assert main(run + ["--report", "pg.html", "--publish", "pg_bi.duckdb"]) == 0
+        _, chronic = postgres_execute(postgres_url, f"""
+            select class_id, student_id from "{dataset}".fct_student_class_attendance where is_chronically_absent""")
+        _, weekly = postgres_execute(postgres_url, f'select count(*) from "{dataset}".agg_class_weekly')
+    finally:
+        postgres_execute(postgres_url, f'drop schema if exists "{dataset}" cascade; drop schema if exists "{dataset}_staging" cascade')
+    dom, log = render_in_browser(workdir / "pg.html", tmp_path)
+    page = parse(dom)
+    assert page.errors == "" and console_errors(log) == []
+    assert all(count > 0 for count in page.marks.values()), page.marks
+    assert chronic and sorted((row[0], row[3]) for row in page.chronic_rows) == sorted(chronic)
+    copy = marts(workdir / "pg_bi.duckdb", f'select count(*) from "{dataset}".agg_class_weekly')
+    assert copy == weekly and weekly[0][0] > 0

@@ -99,7 +99,7 @@
       }),
       hovertemplate: "%{y}<br>%{x} sessions taught<br>on time %{customdata[0]:.0%}<br>student attendance %{customdata[1]:.0%}<extra></extra>",
       marker: { color: people.on_time_share.slice(0, top).reverse(), colorscale: [[0, "#d7e6fb"], [1, ACCENT]], cmin: 0, cmax: 1,
-        colorbar: { title: { text: "on time" }, tickformat: ".0%", thickness: 10 } }
+        colorbar: { title: { text: "on time", side: "right" }, tickformat: ".0%", thickness: 10 } }
     }], layout({ hovermode: "closest", margin: { l: 140 }, yaxis: { automargin: true } }), config);
   }
 
