@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from .client import ConfigError
 
 __all__ = ["DEFAULT_STORAGE_VERSION", "PublishError", "configured_storage_version", "mart_names", "publish"]
@@ -54,8 +56,6 @@ def publish(target: Any, path: str | Path, *, storage_version: str | None = None
     `path`, replacing it atomically; the tables keep their dataset's schema name (e.g.
     `class_data.fct_student_class_attendance`). `storage_version` defaults to the configured one.
     Returns the resolved path."""
-    import duckdb
-
     storage_version = storage_version or configured_storage_version()
     if not _STORAGE_VERSION.match(storage_version):
         raise PublishError(f"storage version {storage_version!r} is not like 'v1.0.0': use a DuckDB release name")
@@ -88,7 +88,7 @@ def publish(target: Any, path: str | Path, *, storage_version: str | None = None
 def _copy_table(client: Any, copy: Any, qualified_target: str, name: str) -> None:
     query = f"SELECT * FROM {client.make_qualified_table_name(name)}"
     created = False
-    for batch in _arrow_batches(client, query):
+    for batch in _batches_of_mart(client, query, name):
         copy.register("_class_elt_batch", batch)
         verb = f"INSERT INTO {qualified_target}" if created else f"CREATE TABLE {qualified_target} AS"
         copy.execute(f"{verb} SELECT * FROM _class_elt_batch")
@@ -101,11 +101,20 @@ def _copy_table(client: Any, copy: Any, qualified_target: str, name: str) -> Non
         copy.execute(f"CREATE TABLE {qualified_target} ({columns})")
 
 
+def _batches_of_mart(client: Any, query: str, name: str) -> Iterator[Any]:
+    from dlt.destinations.exceptions import DatabaseUndefinedRelation
+
+    try:
+        yield from _arrow_batches(client, query)
+    except (DatabaseUndefinedRelation, duckdb.CatalogException):
+        raise PublishError(
+            f"mart {name} is not in dataset {client.dataset_name}: build the models first (`class-elt models`)"
+        ) from None
+
+
 def _arrow_batches(client: Any, query: str) -> Iterator[Any]:
     """`query`'s rows as Arrow record batches: DuckDB's own reader where the models live in DuckDB
     (exact types, and a schema even without rows), else dlt's cursor (types inferred from values)."""
-    import duckdb
-
     native = getattr(client, "native_connection", None)
     if isinstance(native, duckdb.DuckDBPyConnection):
         reader = native.sql(query).to_arrow_reader(ARROW_CHUNK_ROWS)

@@ -21,7 +21,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ReportData", "default_report_path", "query_report_data", "render_report", "write_report"]
+from .client import ConfigError
+
+__all__ = ["ReportData", "ReportError", "default_report_path", "query_report_data", "render_report", "write_report"]
 
 # One query per part of the page. `{name}` is a mart, qualified by the SQL client. Ratios are cast
 # to double precision before dividing (integer division on Postgres otherwise). School-wide weekly
@@ -141,13 +143,34 @@ def write_report(target: Any, path: str | Path, *, title: str | None = None) -> 
     return destination
 
 
+class ReportError(ConfigError):
+    """The report cannot be built from this dataset (one line, exit code 1)."""
+
+
 def query_report_data(target: Any, *, title: str | None = None) -> ReportData:
+    """Run the report's queries on the marts of `target` (a pipeline, or destinations.LakeModels)."""
+    from dlt.destinations.exceptions import DatabaseUndefinedRelation
+
+    from .destinations import LakeModels
+
     with target.sql_client() as client:
         names = {mart: client.make_qualified_table_name(mart) for mart in MARTS}
-        tables = {part: _rows(client, sql.format(**names)) for part, sql in QUERIES.items()}
-        loaded_at = _last_load(client)
+        try:
+            tables = {part: _rows(client, sql.format(**names)) for part, sql in QUERIES.items()}
+        except DatabaseUndefinedRelation as exc:
+            raise ReportError(
+                f"dataset {client.dataset_name} lacks a mart the report reads ({_first_line(exc)}): "
+                "build the models first (`class-elt models`)"
+            ) from None
+        # a lake's models file holds no load history (dlt keeps it with the Delta tables)
+        loaded_at = None if isinstance(target, LakeModels) else _last_load(client)
         dataset = client.dataset_name
     return ReportData(title=title or _configured_title() or dataset, loaded_at=loaded_at, tables=tables)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0].strip() if text else type(exc).__name__
 
 
 def _rows(client: Any, sql: str) -> list[dict[str, Any]]:

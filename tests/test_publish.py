@@ -166,3 +166,16 @@ def _uv() -> str:
     found = shutil.which("uv")
     assert found, "uv is on PATH wherever the suite runs (`uv run pytest`)"
     return found
+
+
+def test_publish_or_report_without_built_marts_is_one_line_naming_what_to_do(workdir, monkeypatch, capsys):
+    emulator = Emulator(seed=7, classes=1)
+    with emulator.serve() as base_url:
+        point_at(monkeypatch, base_url, emulator.mint_key())
+        assert main(["run", "--no-models", "--publish", "bi.duckdb"]) == 1
+        assert main(["report"]) == 1
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("class-elt: error:")]
+    assert len(err) == 2, err
+    assert err[0].startswith("class-elt: error: mart ") and "build the models first" in err[0]
+    assert err[1].startswith("class-elt: error: dataset class_data lacks a mart") and "build the models first" in err[1]
+    assert not (workdir / "bi.duckdb").exists() and not list(workdir.glob(".bi.duckdb*"))
