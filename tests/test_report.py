@@ -285,3 +285,22 @@ def test_report_and_bi_copy_come_from_the_marts_on_postgres(workdir, monkeypatch
     assert chronic and sorted((row[0], row[3]) for row in page.chronic_rows) == sorted(chronic)
     copy = marts(workdir / "pg_bi.duckdb", f'select count(*) from "{dataset}".agg_class_weekly')
     assert copy == weekly and weekly[0][0] > 0
+
+
+def test_report_and_bi_copy_come_from_a_lakes_models_file(workdir, monkeypatch, tmp_path):
+    dataset, models_db = "class_lake", workdir / "lake_models.duckdb"
+    monkeypatch.setenv("DESTINATION__FILESYSTEM__BUCKET_URL", (workdir / "lake").as_uri())
+    run = ["run", "--destination", "filesystem", "--dataset-name", dataset, "--models-database", str(models_db)]
+    emulator = Emulator(seed=3, classes=4)
+    with emulator.serve() as base_url:
+        monkeypatch.setenv("SOURCES__CLASS_API__BASE_URL", base_url)
+        monkeypatch.setenv("SOURCES__CLASS_API__API_KEY", emulator.mint_key())
+        assert main(run + ["--report", "lake.html", "--publish", "lake_bi.duckdb"]) == 0
+    chronic = marts(models_db, f"select class_id, student_id from {dataset}.fct_student_class_attendance where is_chronically_absent")
+    dom, log = render_in_browser(workdir / "lake.html", tmp_path)
+    page = parse(dom)
+    assert page.errors == "" and console_errors(log) == []
+    assert all(count > 0 for count in page.marks.values()), page.marks
+    assert chronic and sorted((row[0], row[3]) for row in page.chronic_rows) == sorted(chronic)
+    weekly = f"select count(*) from {dataset}.agg_class_weekly"
+    assert marts(workdir / "lake_bi.duckdb", weekly) == marts(models_db, weekly) != [(0,)]
