@@ -70,6 +70,8 @@ def publish(target: Any, path: str | Path, *, storage_version: str | None = None
     try:
         copy.execute(f"ATTACH '{_sql_string(temporary)}' AS published (STORAGE_VERSION '{storage_version}')")
         with target.sql_client() as client:
+            if destination in _duckdb_files(client):
+                raise PublishError(f"cannot publish to {destination}: it is the warehouse itself, give another file")
             schema = client.dataset_name
             copy.execute(f'CREATE SCHEMA published."{schema}"')
             for name in names:
@@ -83,6 +85,15 @@ def publish(target: Any, path: str | Path, *, storage_version: str | None = None
     copy.close()
     os.replace(temporary, destination)
     return destination
+
+
+def _duckdb_files(client: Any) -> set[Path]:
+    """The database files the models' DuckDB connection has open (none on a server destination)."""
+    native = getattr(client, "native_connection", None)
+    if not isinstance(native, duckdb.DuckDBPyConnection):
+        return set()
+    rows = native.execute("SELECT path FROM duckdb_databases() WHERE path IS NOT NULL").fetchall()
+    return {Path(path).resolve() for (path,) in rows}
 
 
 def _copy_table(client: Any, copy: Any, qualified_target: str, name: str) -> None:

@@ -179,3 +179,13 @@ def test_publish_or_report_without_built_marts_is_one_line_naming_what_to_do(wor
     assert err[0].startswith("class-elt: error: mart ") and "build the models first" in err[0]
     assert err[1].startswith("class-elt: error: dataset class_data lacks a mart") and "build the models first" in err[1]
     assert not (workdir / "bi.duckdb").exists() and not list(workdir.glob(".bi.duckdb*"))
+
+
+def test_publishing_over_the_warehouse_itself_is_refused_and_leaves_it_whole(workdir, monkeypatch, capsys):
+    emulator = Emulator(seed=7, classes=1)
+    with emulator.serve() as base_url:
+        point_at(monkeypatch, base_url, emulator.mint_key())
+        assert main(["run", "--publish", DATABASE]) == 1
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("class-elt: error:")]
+    assert err == [f"class-elt: error: cannot publish to {workdir / DATABASE}: it is the warehouse itself, give another file"]
+    assert mart_rows(workdir / DATABASE, "dim_classes") == 1
