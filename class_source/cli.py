@@ -127,6 +127,8 @@ def _is_model_error(exc: BaseException) -> bool:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import dlt
+
 
     from . import embedded_source
     from .destinations import adapt_source, make_destination, models_target
@@ -145,6 +147,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     load(
         pipeline, source, progress, full_refresh=args.full_refresh, build_models=not args.no_models,
         run_kwargs=run_kwargs, models=models,
+        publish=args.publish or dlt.config.get("class_elt.publish"), report=args.report,
     )
     return 0
 
@@ -171,9 +174,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
         progress = TerminalProgress()
         source = adapt_source(embedded_source(base_url=base_url, api_key=api_key, progress=progress), pipeline.destination, {})
-        load(pipeline, source, progress, full_refresh=True, build_models=True)
+        report = database.with_name("class_demo_report.html")
+        load(pipeline, source, progress, full_refresh=True, build_models=True, report=report)
     print(f"\nquery it:  uv run class-elt sql --pipeline-name {project.DEMO_PIPELINE} "
           f"\"select * from {DEFAULT_DATASET}.fct_session_attendance limit 10\"")
+    print(f"the warehouse is {database} (marts in {DEFAULT_DATASET}, see README 'Dashboards'); open the report:")
+    print(report)
     return 0
 
 
@@ -232,14 +238,21 @@ def cmd_sql(args: argparse.Namespace) -> int:
     from .destinations import make_destination
     from .sql import print_query
 
-    if not project.has_run(args.pipeline_name):
-        raise CliError(
-            f"pipeline {args.pipeline_name!r} has not loaded anything in this project ({project.pipelines_dir()}): "
-            f"run `class-elt run` (or `class-elt demo`, then --pipeline-name {project.DEMO_PIPELINE}) first"
-        )
+    _require_run(args.pipeline_name)
     destination, _ = make_destination(args.destination)
     pipeline = project.pipeline(args.pipeline_name, destination, args.dataset_name)
     print_query(pipeline, args.query, max_rows=args.max_rows)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .destinations import make_destination, models_target
+    from .report import default_report_path, write_report
+
+    _require_run(args.pipeline_name)
+    destination, _ = make_destination(args.destination)
+    pipeline = project.pipeline(args.pipeline_name, destination, args.dataset_name)
+    print(write_report(models_target(pipeline, args.models_database), args.output or default_report_path(args.pipeline_name)))
     return 0
 
 
@@ -312,6 +325,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--resources", help=f"comma-separated subset of: {', '.join(RESOURCES)}")
     run.add_argument("--full-refresh", action="store_true", help="drop this source's tables and cursors first")
     run.add_argument("--no-models", action="store_true", help="skip building the SQL models")
+    run.add_argument(
+        "--publish", metavar="PATH",
+        help="after the models, copy the marts to this DuckDB file for BI tools (replaced atomically; "
+        "default: [class_elt] publish in config)",
+    )
+    run.add_argument("--report", metavar="PATH", help="after the models, write the HTML report to this file")
     run.set_defaults(command=cmd_run)
 
     check = command("check", help="verify the API key and the scope of every resource")
@@ -326,6 +345,11 @@ def _parser() -> argparse.ArgumentParser:
     warehouse_options(sql)
     sql.add_argument("--max-rows", type=_positive_int, default=40, help="rows printed at most")
     sql.set_defaults(command=cmd_sql)
+
+    report = command("report", help="write the self-contained HTML report of the marts")
+    warehouse_options(report)
+    report.add_argument("--output", metavar="PATH", help="HTML file (default: ./<pipeline-name>_report.html)")
+    report.set_defaults(command=cmd_report)
 
     emulator = command("emulator", help="serve a synthetic Class API on loopback")
     emulator.add_argument("--host", default="127.0.0.1", help="address to serve on (loopback: the key travels in clear)")
@@ -351,6 +375,14 @@ class _HelpWithDefaults(argparse.HelpFormatter):
         if worth_saying and "default" not in text:
             text += " (default: %(default)s)"
         return text
+
+
+def _require_run(pipeline_name: str) -> None:
+    if not project.has_run(pipeline_name):
+        raise CliError(
+            f"pipeline {pipeline_name!r} has not loaded anything in this project ({project.pipelines_dir()}): "
+            f"run `class-elt run` (or `class-elt demo`, then --pipeline-name {project.DEMO_PIPELINE}) first"
+        )
 
 
 def _require_free_port(host: str, port: int) -> None:

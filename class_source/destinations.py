@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -176,12 +177,25 @@ def destination_failure(exc: BaseException) -> Optional[str]:
     prints it instead of a traceback."""
     from dlt.destinations.exceptions import DestinationConnectionError
 
+    locked = _DUCKDB_FILE_LOCKED.search(str(exc))
+    if locked:
+        # DuckDB allows one writer or many readers per file: another program has the warehouse open
+        return (
+            f"the warehouse file {locked['file']} is open in another program ({locked['program']}, pid {locked['pid']}): "
+            "close it and run again, or point dashboards at a copy made with `class-elt run --publish PATH` "
+            "(README 'Dashboards')"
+        )
     kind = type(exc)
     if isinstance(exc, DestinationConnectionError) or (
         kind.__module__.split(".")[0] == "psycopg2" and kind.__name__ == "OperationalError"
     ):
         return f"cannot reach the destination: {_first_line(exc)}"
     return None
+
+
+_DUCKDB_FILE_LOCKED = re.compile(
+    r'Could not set lock on file "(?P<file>[^"]+)": Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)'
+)
 
 
 def _first_line(exc: BaseException) -> str:

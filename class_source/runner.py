@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from . import RESOURCES, interrupts
@@ -30,11 +31,14 @@ def load(
     run_kwargs: dict[str, Any] | None = None,
     models: Any = None,
     say: Callable[[str], None] = print,
+    publish: str | Path | None = None,
+    report: str | Path | None = None,
 ) -> Any:
     """Extract, normalize and load `source` into `pipeline` (with live `progress`), then build the
     models and `say` a summary; returns dlt's LoadInfo. `run_kwargs` are make_destination's (e.g.
     table_format); `models` is where the models are built (destinations.models_target: the pipeline
-    itself, or a lake's DuckDB file)."""
+    itself, or a lake's DuckDB file). Then, if given, the marts are copied to the DuckDB file
+    `publish` (publish.py) and the HTML report is written to `report` (report.py)."""
     started = time.monotonic()
     where = dataset_lock_path(pipeline)[1]
     with run_lock(pipeline.working_dir, pipeline.pipeline_name), dataset_lock(pipeline):
@@ -56,8 +60,13 @@ def load(
         row_counts = normalized.row_counts if normalized else {}
         say(f"loaded {info.dataset_name} on {pipeline.destination.destination_name} in {load_seconds:.1f}s: {where}")
         _say_table_counts(pipeline, row_counts, events_before, say)
+        target = models if models is not None else pipeline
         if build_models:
-            build(models if models is not None else pipeline, say)
+            build(target, say)
+        if publish is not None:
+            _publish(target, publish, say)
+        if report is not None:
+            _report(target, report, say)
     return info
 
 
@@ -70,6 +79,23 @@ def build(target: Any, say: Callable[[str], None] = print) -> list[Any]:
     built = build_models(target, progress=lambda line: print(f"  {line}", file=sys.stderr))
     say(f"built {len(built)} models in {time.monotonic() - started:.1f}s, every grain check passed")
     return built
+
+
+def _publish(target: Any, path: str | Path, say: Callable[[str], None]) -> None:
+    from .publish import configured_storage_version, publish
+
+    started = time.monotonic()
+    version = configured_storage_version()
+    written = publish(target, path, storage_version=version)
+    say(f"published the marts to {written} in {time.monotonic() - started:.1f}s (DuckDB storage {version})")
+
+
+def _report(target: Any, path: str | Path, say: Callable[[str], None]) -> None:
+    from .report import write_report
+
+    started = time.monotonic()
+    written = write_report(target, path)
+    say(f"wrote the report {written} in {time.monotonic() - started:.1f}s")
 
 
 def _migrate_metrics_key(pipeline: Any, say: Callable[[str], None]) -> None:
