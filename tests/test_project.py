@@ -47,7 +47,7 @@ def test_the_demos_closing_hint_and_models_after_the_demo_work_as_printed(plain_
     monkeypatch.chdir(plain_user)
     assert main(["demo", "--classes", "3"]) == 0
     out = capsys.readouterr().out
-    hint = out.strip().splitlines()[-1]
+    hint = next(line for line in out.splitlines() if line.startswith("query it:"))
     command = re.fullmatch(r"query it:\s+uv run class-elt (.*)", hint)
     assert command, hint
     assert main(shlex.split(command.group(1))) == 0
