@@ -18,6 +18,7 @@ from typing import Any, Optional
 import logging
 
 import dlt
+from dlt.common.schema.typing import TScd2StrategyDict
 from dlt.common.typing import TSecretStrValue
 import httpx
 import pendulum
@@ -55,7 +56,7 @@ METRICS_KEY = KEYS["metrics"]
 # re-read brings back every value of an instant (they share the start that starting_after selects
 # by), except in a backfill, whose ending_before selects by end: there only the key applies.
 EVENT_INSTANT = ("class_id", "student_id", "event_type", "event_start")
-ROSTER_HISTORY = {"disposition": "merge", "strategy": "scd2"}
+ROSTER_HISTORY: TScd2StrategyDict = {"disposition": "merge", "strategy": "scd2"}
 ARROW_BATCH_ROWS = 50_000  # fewer, larger items: dlt's per-item cost stays negligible
 
 

@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from . import RESOURCES, interrupts, project
 from .client import ClassApiError
@@ -189,8 +190,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     from .scopes import RESOURCE_SCOPES, missing_scopes, verify_class_api
     from .session import ApiSession
 
-    base_url = dlt.config.get("sources.class_api.base_url")
-    api_key = dlt.secrets.get("sources.class_api.api_key")
+    base_url: Any = dlt.config.get("sources.class_api.base_url")
+    api_key: Any = dlt.secrets.get("sources.class_api.api_key")
     if not base_url or not api_key:
         raise CliError(
             "missing configuration: set SOURCES__CLASS_API__BASE_URL and SOURCES__CLASS_API__API_KEY "

@@ -137,7 +137,7 @@ def _postgres_credentials_the_libpq_way() -> Any:
     import dlt
     from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 
-    configured = dlt.secrets.get("destination.postgres.credentials")
+    configured: Any = dlt.secrets.get("destination.postgres.credentials")
     if not isinstance(configured, str) or "://" not in configured:
         return None
     credentials = PostgresCredentials()

@@ -192,7 +192,7 @@ def _last_load(client: Any) -> Any:
 def _configured_title() -> str | None:
     import dlt
 
-    value = dlt.config.get("class_elt.school_name")
+    value: Any = dlt.config.get("class_elt.school_name")
     return str(value) if value else None
 
 

@@ -102,7 +102,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             response.status,
             headers=headers,
             content=content,
-            extensions={"http_version": f"HTTP/{response.version.major}.{response.version.minor}".encode()},
+            extensions={"http_version": _http_version(response.version)},
         )
 
     async def _read_bounded(self, response: aiohttp.ClientResponse, request: httpx.Request) -> bytes:
@@ -155,6 +155,10 @@ def _connect_failure(exc: aiohttp.ClientConnectorError) -> str:
     if isinstance(cause, ConnectionRefusedError):
         return f"nothing accepts connections on port {exc.port}"
     return _reason(exc)
+
+
+def _http_version(version: aiohttp.HttpVersion | None) -> bytes:
+    return b"HTTP/1.1" if version is None else f"HTTP/{version.major}.{version.minor}".encode()
 
 
 def _reason(exc: BaseException) -> str:

@@ -207,11 +207,11 @@ def generate_activity(
         span = max(end_ms - start_ms, 1000)
         hours = span / 3_600_000
         # Reaction waves: moments where many people react within the same second.
-        waves = []
+        waves: list[tuple[int, int]] = []
         for _ in range(int(1.5 * scale * hours + session_rng()) + (1 if scale > 0 else 0)):
             second = start_ms + int((0.1 + 0.8 * session_rng()) * span) // 1000 * 1000
             waves.append((second, _TC[_REACTIONS[int(session_rng() * 4)]]))
-        plan.append((start, start_ms, end_ms, hours, tuple(waves)))
+        plan.append((start, start_ms, end_ms, hours, waves))
     toggles = tuple((_TC[f], _TC[t], ps, pt, p0, mt / scale, mf / scale) for f, t, ps, pt, p0, mt, mf in _TOGGLES) if scale else ()
     raise_rate, reaction_rate, feedback_rate, stars_rate = 0.3 * scale, 0.2 * scale, 0.2 * scale, 0.12 * scale
     attendance_tc, raised_tc, lowered_tc = _TC[_ATTENDANCE], _TC[_RAISED[1]], _TC[_RAISED[0]]

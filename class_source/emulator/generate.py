@@ -82,7 +82,7 @@ def build_structure(seed: int, shape: SchoolShape) -> Structure:
         roles = ("instructor",) if u < 0.85 else ("instructor", "admin") if u < 0.95 else ("instructor", "instructional-designer")
         uid = len(users) + 1
         ext = None if rng.random() < 0.4 else str(1000 + uid)
-        email = emails.make(first, last, STAFF_DOMAIN, f"staff{uid}")
+        email: str | None = emails.make(first, last, STAFF_DOMAIN, f"staff{uid}")
         users[uid] = User(uid, ext, email, f"{first} {last}", roles, rng.random() < 0.85)
         sid = new_uuid(rng)
         instructor_people.append(people.add(sid, first, last, f"{first} {last}", email, ext, key64(sid)))
@@ -179,7 +179,8 @@ def build_structure(seed: int, shape: SchoolShape) -> Structure:
         # A term of sessions (deferred classes: half have dates already, as the API allows).
         if not deferred or rng.random() < 0.5:
             if i == 0:
-                days, hour_min, length, first_week = (0, 2), 16 * 60, 90, 0
+                days: tuple[int, ...] = (0, 2)
+                hour_min, length, first_week = 16 * 60, 90, 0
             else:
                 days = rng.choice(_PATTERNS)
                 hour_min = 13 * 60 + 30 * rng.randrange(17)  # 13:00 .. 21:00 UTC

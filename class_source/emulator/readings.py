@@ -161,7 +161,7 @@ def readings_from_args(args: argparse.Namespace) -> ApiReadings:
         page_cap=args.page_cap,
         limit_ignored=args.limit_ignored,
         same_instant_values=args.same_instant_values,
-        repeated_records=True if listings == ["all"] else listings,
+        repeated_records=frozenset(LISTINGS) if listings == ["all"] else frozenset(listings),
         starting_after_ignored=args.starting_after_ignored,
         scope_check_order=args.scope_check_order,
     )

@@ -537,7 +537,7 @@ class School:
             start, end = (_as_ms(event.get(k), f"event {n}: {k}") for k in ("event_start", "event_end"))
             if not 0 <= end - start <= MAX_EVENT_SPAN_MS:
                 raise ValueError(f"event {n}: event_end must be between event_start and event_start + {MAX_EVENT_SPAN_MS} ms")
-            code = CODE_OF.get((event.get("event_type"), str(event.get("event_value"))))
+            code = CODE_OF.get((str(event.get("event_type")), str(event.get("event_value"))))
             if code is None:
                 raise ValueError(f"event {n}: ({event.get('event_type')!r}, {event.get('event_value')!r}) is not a documented event type/value")
             duration = event.get("event_duration")
