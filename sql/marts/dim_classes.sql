@@ -1,7 +1,7 @@
 -- grain: class_id
 -- purpose: Every class the warehouse knows of, regular or deferred, with its descriptive attributes.
---   Classes that only appear in rosters, schedules or reports (e.g. deleted since) are kept with
---   class_status 'unlisted' so every fact row finds its class here.
+--   Classes that only appear in rosters (current or past versions), schedules or reports (e.g.
+--   deleted since) are kept with class_status 'unlisted' so every fact row finds its class here.
 
 with classes as (
     select * from stg_class__classes
@@ -11,8 +11,9 @@ deferred_classes as (
     select * from stg_class__deferred_classes
 ),
 
+-- every roster version, current or not: a deleted class stays known through its roster history
 enrollments as (
-    select * from stg_class__enrollments where is_current
+    select * from stg_class__enrollments
 ),
 
 schedules as (

@@ -11,8 +11,6 @@ WITH classes AS (
   SELECT
     *
   FROM class_data.stg_class__enrollments
-  WHERE
-    is_current
 ), schedules AS (
   SELECT
     *

@@ -1,4 +1,4 @@
-CREATE OR REPLACE TABLE class_data.stg_class__metrics AS
+CREATE OR REPLACE VIEW class_data.stg_class__metrics AS
 WITH source AS (
   SELECT
     *
@@ -46,4 +46,4 @@ SELECT
   event_duration_raw
 FROM deduplicated;
 
-COMMENT ON TABLE class_data.stg_class__metrics IS 'In-class activity events from GET /reporting/metrics: typed and deduplicated. Two events of one student and type at the same instant with different values are two events. A missing value (the loader lands the API\'s null as \'\') is null here, \'\' and null alike. `event_duration_raw` is the API\'s own duration field, kept as reported but not trusted: the documented example reports 36000 for a 600-second event. Durations downstream come from event_end - event_start. A table, unlike the other staging models: millions of events, read by several models and by its own grain check, would otherwise be deduplicated once per reader.';
+COMMENT ON VIEW class_data.stg_class__metrics IS 'In-class activity events from GET /reporting/metrics: typed and deduplicated. Two events of one student and type at the same instant with different values are two events. A missing value (the loader lands the API\'s null as \'\') is null here, \'\' and null alike. `event_duration_raw` is the API\'s own duration field, kept as reported but not trusted: the documented example reports 36000 for a 600-second event. Durations downstream come from event_end - event_start.';
