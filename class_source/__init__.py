@@ -10,24 +10,23 @@ state and therefore committed in the same load package as the events it covers.
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Optional
 
-import logging
-
 import dlt
-from dlt.common.schema.typing import TScd2StrategyDict
-from dlt.common.typing import TSecretStrValue
 import httpx
 import pendulum
 import pyarrow as pa
 import pyarrow.compute as pc
+from dlt.common.schema.typing import TScd2StrategyDict
+from dlt.common.typing import TSecretStrValue
 
 from .client import BadResponseError, ConfigError
-from .paging import ServerPageSize, expect_list, list_pages, metrics_pages
 from .lock import dataset_guard
+from .paging import ServerPageSize, expect_list, list_pages, metrics_pages
 from .pii import PiiPolicy
 from .progress import Progress
 from .records import column_hints, to_table
@@ -84,6 +83,7 @@ def class_source(
     start_s, end_s = _unix_seconds("start_date", start_date), _unix_seconds("end_date", end_date)
     if start_s is not None and end_s is not None and end_s <= start_s:
         raise ConfigError(f"end_date {end_date} must be after start_date {start_date}")
+    embedding = _EMBEDDING.get() or _Embedding()
     session = ApiSession(
         base_url,
         api_key,
@@ -92,8 +92,8 @@ def class_source(
         max_retries=max_retries,
         max_response_bytes=int(max_response_mb * 1024 * 1024),
         skip_missing_scopes=skip_missing_scopes,
-        transport=_EMBEDDING.get().transport,
-        progress=_EMBEDDING.get().progress,
+        transport=embedding.transport,
+        progress=embedding.progress,
         pii=PiiPolicy(pii, pii_salt),
     )
     return (
@@ -114,12 +114,10 @@ class _Embedding:
     progress: Optional[Progress] = None
 
 
-_EMBEDDING: ContextVar[_Embedding] = ContextVar("class_elt_embedding", default=_Embedding())
+_EMBEDDING: ContextVar[Optional[_Embedding]] = ContextVar("class_elt_embedding", default=None)
 
 
-def embedded_source(
-    *, transport: Optional[httpx.AsyncBaseTransport] = None, progress: Optional[Progress] = None, **config: Any
-) -> Any:
+def embedded_source(*, transport: Optional[httpx.AsyncBaseTransport] = None, progress: Optional[Progress] = None, **config: Any) -> Any:
     """`class_source(**config)` whose requests go through `transport` (e.g. the in-process emulator's)
     and whose progress goes to `progress` (e.g. the CLI's live line). Neither is configuration, so
     neither is a parameter of the dlt source, where dlt would inject it from config or environment."""
@@ -201,16 +199,12 @@ def schedules(session: ApiSession) -> Iterator[pa.Table]:
 def attendance(session: ApiSession) -> Iterator[pa.Table]:
     """Attendance of every started session, flattened to one row per class, session and student."""
     if _runnable(session, "attendance"):
-        yield from _per_class_snapshot(
-            session, "attendance", "/reporting/attendance", session.directory().regular_ids, _flatten_attendance
-        )
+        yield from _per_class_snapshot(session, "attendance", "/reporting/attendance", session.directory().regular_ids, _flatten_attendance)
 
 
 @dlt.resource(name="metrics", primary_key=METRICS_KEY, merge_key=EVENT_INSTANT, write_disposition="merge", parallelized=True)
 @_extracting
-def metrics(
-    session: ApiSession, lookback_s: int, start_s: Optional[int], end_s: Optional[int], page_size: int
-) -> Iterator[pa.Table]:
+def metrics(session: ApiSession, lookback_s: int, start_s: Optional[int], end_s: Optional[int], page_size: int) -> Iterator[pa.Table]:
     """Activity events of every class, incremental per class on `starting_after`, re-reading `lookback_s`
     before each class's cursor so events that end late still land; merged on the event's natural key,
     first load included, so a retried or repeated load never duplicates an event."""
@@ -220,16 +214,13 @@ def metrics(
         yield from _metrics(session, lookback_s, start_s, end_s, page_size)
 
 
-def _metrics(
-    session: ApiSession, lookback_s: int, start_s: Optional[int], end_s: Optional[int], page_size: int
-) -> Iterator[pa.Table]:
+def _metrics(session: ApiSession, lookback_s: int, start_s: Optional[int], end_s: Optional[int], page_size: int) -> Iterator[pa.Table]:
     backfill = end_s is not None  # an explicit window: read it, leave the cursors alone
     state = dlt.current.resource_state()
     cursors: dict[str, int] = state.setdefault("last_event_start_ms", {})
     class_ids = session.directory().regular_ids
     starting_after = {
-        class_id: _metrics_starting_after(None if backfill else cursors.get(class_id), lookback_s, start_s)
-        for class_id in class_ids
+        class_id: _metrics_starting_after(None if backfill else cursors.get(class_id), lookback_s, start_s) for class_id in class_ids
     }
     # a server seen filling pages of this size in an earlier run is trusted to keep doing so (were it
     # to start capping them, the events past a capped page land one run later: cursors only pass
@@ -296,9 +287,7 @@ def _unique(table: str, records: pa.Table, *, warn: bool = True) -> pa.Table:
     if records.num_rows < 2:
         return records
     positions = pa.array(range(records.num_rows), type=pa.int64())
-    last = records.select(key).append_column("_position", positions).group_by(key, use_threads=False).aggregate(
-        [("_position", "max")]
-    )
+    last = records.select(key).append_column("_position", positions).group_by(key, use_threads=False).aggregate([("_position", "max")])
     if last.num_rows == records.num_rows:
         return records
     if warn:

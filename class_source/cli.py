@@ -130,7 +130,6 @@ def _is_model_error(exc: BaseException) -> bool:
 def cmd_run(args: argparse.Namespace) -> int:
     import dlt
 
-
     from . import embedded_source
     from .destinations import adapt_source, make_destination, models_target
     from .progress import TerminalProgress
@@ -146,9 +145,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         source = source.with_resources(*resources)
     source = adapt_source(source, pipeline.destination, run_kwargs)
     load(
-        pipeline, source, progress, full_refresh=args.full_refresh, build_models=not args.no_models,
-        run_kwargs=run_kwargs, models=models,
-        publish=args.publish or dlt.config.get("class_elt.publish"), report=args.report,
+        pipeline,
+        source,
+        progress,
+        full_refresh=args.full_refresh,
+        build_models=not args.no_models,
+        run_kwargs=run_kwargs,
+        models=models,
+        publish=args.publish or dlt.config.get("class_elt.publish"),
+        report=args.report,
     )
     return 0
 
@@ -177,8 +182,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         source = adapt_source(embedded_source(base_url=base_url, api_key=api_key, progress=progress), pipeline.destination, {})
         report = database.with_name("class_demo_report.html")
         load(pipeline, source, progress, full_refresh=True, build_models=True, report=report)
-    print(f"\nquery it:  uv run class-elt sql --pipeline-name {project.DEMO_PIPELINE} "
-          f"\"select * from {DEFAULT_DATASET}.fct_session_attendance limit 10\"")
+    print(
+        f"\nquery it:  uv run class-elt sql --pipeline-name {project.DEMO_PIPELINE} "
+        f'"select * from {DEFAULT_DATASET}.fct_session_attendance limit 10"'
+    )
     print(f"the warehouse is {database} (marts in {DEFAULT_DATASET}, see README 'Dashboards'); open the report:")
     print(report)
     return 0
@@ -273,7 +280,10 @@ def cmd_emulator(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise CliError(f"emulator readings: {error}") from None
     emulator = Emulator(
-        seed=args.seed, classes=args.classes, latency_ms=args.latency_ms, faults=FaultConfig(rate=args.fault_rate),
+        seed=args.seed,
+        classes=args.classes,
+        latency_ms=args.latency_ms,
+        faults=FaultConfig(rate=args.fault_rate),
         readings=readings,
     )
     print(f"API readings: {readings.summary()}", file=sys.stderr)
@@ -304,7 +314,8 @@ def _parser() -> argparse.ArgumentParser:
 
     def warehouse_options(subcommand: argparse.ArgumentParser) -> None:
         subcommand.add_argument(
-            "--destination", default="duckdb",
+            "--destination",
+            default="duckdb",
             help="duckdb, postgres, filesystem (Delta tables), motherduck, bigquery or snowflake",
         )
         subcommand.add_argument("--dataset-name", default=DEFAULT_DATASET, help="the dataset (schema) the tables land in")
@@ -327,7 +338,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--full-refresh", action="store_true", help="drop this source's tables and cursors first")
     run.add_argument("--no-models", action="store_true", help="skip building the SQL models")
     run.add_argument(
-        "--publish", metavar="PATH",
+        "--publish",
+        metavar="PATH",
         help="after the models, copy the marts to this DuckDB file for BI tools (replaced atomically; "
         "default: [class_elt] publish in config)",
     )

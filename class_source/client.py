@@ -138,9 +138,7 @@ def validate_base_url(base_url: str) -> str:
     except ValueError:
         raise ConfigError(f"base_url {base_url!r} is not a valid URL: use the base URL shown on the Class API Keys page") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(
-            f"base_url {base_url!r} is not an http(s) URL: use the base URL shown on the Class API Keys page"
-        )
+        raise ConfigError(f"base_url {base_url!r} is not an http(s) URL: use the base URL shown on the Class API Keys page")
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
         raise ConfigError(
             f"base_url {base_url!r} uses plain http: the API key would travel unencrypted; use https "
@@ -220,8 +218,7 @@ class ClassApiClient:
             headers={"Authorization": f"Bearer {key}", "Accept": "application/json", "Accept-Encoding": "gzip, deflate"},
             timeout=httpx.Timeout(timeout_s),
             follow_redirects=False,  # never forward the Authorization header anywhere but base_url
-            transport=transport
-            or AiohttpTransport(max_concurrency, deadline_s=timeout_s, max_response_bytes=max_response_bytes),
+            transport=transport or AiohttpTransport(max_concurrency, deadline_s=timeout_s, max_response_bytes=max_response_bytes),
         )
         self.requests_sent = 0
 
@@ -284,8 +281,7 @@ class ClassApiClient:
             if attempt >= self._retry.max_attempts:
                 if unreachable:
                     raise ApiUnreachableError(
-                        f"cannot connect to {self.host} ({failure}) after {attempt} attempts: "
-                        "check the host name and port of base_url"
+                        f"cannot connect to {self.host} ({failure}) after {attempt} attempts: check the host name and port of base_url"
                     )
                 raise ApiUnavailableError(
                     f"{where} still failing after {attempt} attempts (last: {failure}); "

@@ -186,9 +186,7 @@ def destination_failure(exc: BaseException) -> Optional[str]:
             "(README 'Dashboards')"
         )
     kind = type(exc)
-    if isinstance(exc, DestinationConnectionError) or (
-        kind.__module__.split(".")[0] == "psycopg2" and kind.__name__ == "OperationalError"
-    ):
+    if isinstance(exc, DestinationConnectionError) or (kind.__module__.split(".")[0] == "psycopg2" and kind.__name__ == "OperationalError"):
         return f"cannot reach the destination: {_first_line(exc)}"
     return None
 
@@ -212,8 +210,7 @@ def _require_module(name: str, spec: _Spec) -> None:
         found = False
     if not found:
         raise DestinationError(
-            f"destination {name} needs the {spec.module} package: install dlt[{spec.extra}] "
-            f"(e.g. `uv add \"dlt[{spec.extra}]\"`)"
+            f'destination {name} needs the {spec.module} package: install dlt[{spec.extra}] (e.g. `uv add "dlt[{spec.extra}]"`)'
         )
 
 
@@ -366,8 +363,7 @@ class LakeModels:
         delta_tables = _delta_tables(self.pipeline)  # checked before the models file is created
         if not delta_tables:
             raise ModelError(
-                f"dataset {self.pipeline.dataset_name} has no Delta tables at {_bucket(self.pipeline)}: "
-                "run the pipeline first"
+                f"dataset {self.pipeline.dataset_name} has no Delta tables at {_bucket(self.pipeline)}: run the pipeline first"
             )
         self.database.parent.mkdir(parents=True, exist_ok=True)
         client = FilesystemSqlClient(
@@ -489,9 +485,7 @@ def _check_plain_parquet(name: str, table: Any) -> None:
     partitions = table.metadata().partition_columns
     if unsupported or partitions:
         reason = ", ".join(sorted(unsupported)) or f"partitioned by {', '.join(partitions)}"
-        raise ModelError(
-            f"Delta table {name} uses {reason}: class-elt's lake models read plain Delta tables as dlt writes them"
-        )
+        raise ModelError(f"Delta table {name} uses {reason}: class-elt's lake models read plain Delta tables as dlt writes them")
 
 
 def _relation_kind(connection: Any, schema: str, name: str) -> Optional[str]:

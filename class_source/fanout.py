@@ -108,4 +108,3 @@ class EventLoopThread:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=5)
         self._executor.shutdown(wait=False)
-

@@ -94,7 +94,9 @@ def _postgres_advisory_lock(pipeline: Any, where: str) -> Iterator[None]:
     import psycopg2
 
     credentials = pipeline.destination_client().config.credentials
-    key = int.from_bytes(hashlib.sha256(f"class-elt {credentials.database} {pipeline.dataset_name}".encode()).digest()[:8], "big", signed=True)
+    key = int.from_bytes(
+        hashlib.sha256(f"class-elt {credentials.database} {pipeline.dataset_name}".encode()).digest()[:8], "big", signed=True
+    )
     connection = psycopg2.connect(credentials.to_native_representation())
     try:
         connection.autocommit = True

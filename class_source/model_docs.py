@@ -145,8 +145,7 @@ def comment_statements(table: exp.Table, kind: str, docs: ModelDocs, description
         statements.append(f"ALTER {kind_word} {relation} SET OPTIONS (description={_literal(description, dialect)})")
         for column, text in docs.columns.items():
             statements.append(
-                f"ALTER {kind_word} {relation} ALTER COLUMN {_column(column, dialect)} "
-                f"SET OPTIONS (description={_literal(text, dialect)})"
+                f"ALTER {kind_word} {relation} ALTER COLUMN {_column(column, dialect)} SET OPTIONS (description={_literal(text, dialect)})"
             )
         return statements
     statements.append(f"COMMENT ON {kind_word} {relation} IS {_literal(description, dialect)}")
@@ -188,9 +187,7 @@ def checks_sql(table: exp.Table, docs: ModelDocs, tables: dict[str, exp.Table], 
         target = tables.get(rel.to)
         if target is None:
             raise DocsError(f"relationship to {rel.to}: not a model")
-        match = exp.and_(
-            *[exp.column(t, table="target").eq(exp.column(c, table="this")) for c, t in zip(rel.columns, rel.to_columns)]
-        )
+        match = exp.and_(*[exp.column(t, table="target").eq(exp.column(c, table="this")) for c, t in zip(rel.columns, rel.to_columns)])
         missing = exp.not_(exp.Exists(this=exp.select("1").from_(target.copy().as_("target")).where(match)))
         present = exp.and_(*[exp.column(c).is_(exp.null()).not_() for c in rel.columns])
         if rel.where:
@@ -198,7 +195,7 @@ def checks_sql(table: exp.Table, docs: ModelDocs, tables: dict[str, exp.Table], 
         what = f"({', '.join(rel.columns)}) with no row in {rel.to}" + (f" (where {rel.where})" if rel.where else "")
         checks.append(Check("fail", what, rel.columns, _grouped(table, rel.columns, present, missing, dialect, limit=True)))
     for column, (low, high) in docs.ranges.items():
-        bounds = []
+        bounds: list[exp.Expr] = []
         if low is not None:
             bounds.append(exp.LT(this=exp.column(column, table="this"), expression=exp.Literal.number(low)))
         if high is not None:
@@ -206,11 +203,9 @@ def checks_sql(table: exp.Table, docs: ModelDocs, tables: dict[str, exp.Table], 
         what = f"{column} outside [{low}, {high}]"
         checks.append(Check("fail", what, (column,), _grouped(table, (column,), None, exp.or_(*bounds), dialect, limit=True)))
     for column, limit in docs.not_above.items():
-        condition = exp.GT(this=exp.column(column, table="this"), expression=exp.column(limit, table="this"))
+        condition: exp.Expr = exp.GT(this=exp.column(column, table="this"), expression=exp.column(limit, table="this"))
         what = f"{column} above {limit}"
-        checks.append(
-            Check("fail", what, (column, limit), _grouped(table, (column, limit), condition, None, dialect, limit=True))
-        )
+        checks.append(Check("fail", what, (column, limit), _grouped(table, (column, limit), condition, None, dialect, limit=True)))
     for accepted in docs.accepted_values:
         known = exp.or_(
             *[
@@ -221,17 +216,15 @@ def checks_sql(table: exp.Table, docs: ModelDocs, tables: dict[str, exp.Table], 
         # a null never equals a listed value: coalesce the test, so null values count as unknown
         condition = exp.not_(exp.func("COALESCE", exp.paren(known), exp.false()))
         what = f"undocumented {'/'.join(accepted.columns)}"
-        checks.append(
-            Check("warn", what, accepted.columns, _grouped(table, accepted.columns, None, condition, dialect, limit=False))
-        )
+        checks.append(Check("warn", what, accepted.columns, _grouped(table, accepted.columns, None, condition, dialect, limit=False)))
     return checks
 
 
 def _grouped(
     table: exp.Table,
     columns: tuple[str, ...],
-    row_filter: Optional[exp.Expression],
-    group_test: Optional[exp.Expression],
+    row_filter: Optional[exp.Expr],
+    group_test: Optional[exp.Expr],
     dialect: str,
     *,
     limit: bool,

@@ -46,10 +46,9 @@ import zoneinfo
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 import sqlglot
-
 from sqlglot import exp
 from sqlglot.errors import ParseError
 from sqlglot.optimizer.scope import traverse_scope
@@ -145,9 +144,7 @@ class ModelSettings:
                 "between 0 and 60 (the API allows 0, 5 or 10)"
             )
         if not 0 < self.chronic_absence_threshold <= 1:
-            raise ModelError(
-                f"chronic_absence_threshold {self.chronic_absence_threshold!r} must be a share in (0, 1], e.g. 0.1 for 10 %"
-            )
+            raise ModelError(f"chronic_absence_threshold {self.chronic_absence_threshold!r} must be a share in (0, 1], e.g. 0.1 for 10 %")
 
     @classmethod
     def from_config(cls) -> "ModelSettings":
@@ -164,7 +161,7 @@ class ModelSettings:
                 values[name] = value
         return cls(**values)
 
-    def literal(self, name: str) -> exp.Expression:
+    def literal(self, name: str) -> exp.Expr:
         """`model_setting('name')` as the SQL constant that replaces it."""
         if name == "timezone":
             return exp.Literal.string(self.timezone)
@@ -299,7 +296,7 @@ def _parse_model(path: Path, model_names: set[str]) -> Model:
     )
 
 
-def _setting_calls(ast: exp.Expression) -> list[exp.Anonymous]:
+def _setting_calls(ast: exp.Expr) -> list[exp.Anonymous]:
     return [node for node in ast.find_all(exp.Anonymous) if str(node.this).lower() == SETTING_FUNCTION]
 
 
@@ -371,7 +368,7 @@ def _parse_select(name: str, sql: str) -> exp.Query:
     return statements[0]
 
 
-def _external_tables(name: str, ast: exp.Expression) -> list[exp.Table]:
+def _external_tables(name: str, ast: exp.Expr) -> list[exp.Table]:
     """Table nodes that read a warehouse relation, i.e. that are not references to the query's own CTEs."""
     cte_refs: set[int] = set()
     for scope in traverse_scope(ast):
@@ -436,9 +433,7 @@ def dialect_for_destination(destination_type: str) -> str:
     """sqlglot dialect for a dlt destination type (`duckdb` or `dlt.destinations.duckdb`)."""
     short = destination_type.rsplit(".", 1)[-1]
     if short not in DESTINATION_DIALECTS:
-        raise ModelError(
-            f"the SQL models do not support destination {short!r}; supported: {', '.join(DESTINATION_DIALECTS)}"
-        )
+        raise ModelError(f"the SQL models do not support destination {short!r}; supported: {', '.join(DESTINATION_DIALECTS)}")
     return DESTINATION_DIALECTS[short]
 
 
@@ -467,7 +462,7 @@ def render(
     for call in _setting_calls(select):
         call.replace(settings.literal(_setting_name(model.name, call)))
     select = _portable_date_diffs(select, dialect)
-    statements: list[exp.Expression] = []
+    statements: list[exp.Expr] = []
     postgres = dialect == "postgres"
     if replacing is not None and replacing != model.kind:
         statements.append(exp.Drop(tables=[target.copy()], kind=replacing.upper(), exists=True, cascade=postgres))
@@ -557,7 +552,7 @@ def _qualified_select(
     return ast
 
 
-def _padded_source(raw_table: str, table: exp.Table, alias: str, columns: list[str]) -> exp.Expression:
+def _padded_source(raw_table: str, table: exp.Table, alias: str, columns: list[str]) -> exp.Expr:
     """A loaded raw table plus nulls for contract columns it lacks (never loaded, or a destination
     without SCD2 history columns)."""
     types = dict(RAW_TABLES[raw_table])
@@ -566,7 +561,7 @@ def _padded_source(raw_table: str, table: exp.Table, alias: str, columns: list[s
     return exp.select(exp.Star(), *nulls).from_(table).subquery(alias)
 
 
-def _empty_source(raw_table: str, alias: str) -> exp.Expression:
+def _empty_source(raw_table: str, alias: str) -> exp.Expr:
     columns = ", ".join(f"cast(null as {type_}) as {column}" for column, type_ in RAW_TABLES[raw_table])
     subquery = sqlglot.parse_one(f"(select {columns} limit 0) as {alias}", read=SOURCE_DIALECT)
     return subquery
@@ -586,7 +581,7 @@ def _portable_date_diffs(ast: exp.Query, dialect: str) -> exp.Query:
     if dialect not in ("postgres", "bigquery"):
         return ast
 
-    def rewrite(node: exp.Expression) -> exp.Expression:
+    def rewrite(node: exp.Expr) -> exp.Expr:
         if not isinstance(node, exp.DateDiff):
             return node
         unit = (node.unit.name if node.unit else "DAY").upper()
@@ -599,7 +594,7 @@ def _portable_date_diffs(ast: exp.Query, dialect: str) -> exp.Query:
         scaled = exp.Mul(this=seconds, expression=exp.Literal.number(_MS_PER_UNIT[unit]))
         return exp.cast(exp.func("ROUND", scaled), exp.DataType.build("BIGINT"))
 
-    return ast.transform(rewrite)
+    return cast(exp.Query, ast.transform(rewrite))  # only nested nodes are rewritten: the root stays a query
 
 
 # --- building ------------------------------------------------------------------------------------
@@ -645,9 +640,7 @@ def build_models(
         missing_columns = _missing_raw_columns(client, dialect, sorted(needed_sources - set(missing_sources)))
         for table, columns in missing_columns.items():
             report(f"raw table {table} has no column(s) {', '.join(columns)}: models read them as null")
-        transaction = (
-            client.begin_transaction() if destination_type in TRANSACTIONAL_DESTINATIONS else contextlib.nullcontext()
-        )
+        transaction = client.begin_transaction() if destination_type in TRANSACTIONAL_DESTINATIONS else contextlib.nullcontext()
         with transaction:
             if dialect == "postgres":
                 # the models sort and hash millions of events; Postgres' default 4MB per sort spills to
@@ -701,17 +694,13 @@ def drop_models(pipeline: Any, *, models_dir: Path = SQL_DIR) -> list[str]:
             return dropped
         catalog, schema = _split_dataset(".".join(client.make_qualified_table_name_path(None, quote=False)))
         existing = _existing_relations(client, dialect)
-        transaction = (
-            client.begin_transaction() if destination_type in TRANSACTIONAL_DESTINATIONS else contextlib.nullcontext()
-        )
+        transaction = client.begin_transaction() if destination_type in TRANSACTIONAL_DESTINATIONS else contextlib.nullcontext()
         with transaction:
             for model in reversed(models):
                 kind = existing.get(model.name.lower())
                 if kind is None:
                     continue
-                drop = exp.Drop(
-                    tables=[_table(model.name, schema, catalog)], kind=kind.upper(), exists=True, cascade=dialect == "postgres"
-                )
+                drop = exp.Drop(tables=[_table(model.name, schema, catalog)], kind=kind.upper(), exists=True, cascade=dialect == "postgres")
                 _execute(client, model, dialect, drop.sql(dialect=dialect))
                 dropped.append(model.name)
     return dropped
@@ -734,9 +723,7 @@ def check_models(client: Any, models: list[Model], *, dialect: str, dataset: str
             if not rows:
                 continue
             total = int(rows[0][1])
-            examples = "; ".join(
-                "(" + ", ".join(_show(value) for value in row[2:]) + f") x{int(row[0])}" for row in rows
-            )
+            examples = "; ".join("(" + ", ".join(_show(value) for value in row[2:]) + f") x{int(row[0])}" for row in rows)
             if check.severity == "warn":
                 warnings.append(f"model {model.name}: {check.what} in {total} row(s): {examples}")
             else:
@@ -746,12 +733,12 @@ def check_models(client: Any, models: list[Model], *, dialect: str, dataset: str
 
 def check_grain(client: Any, model: Model, *, dialect: str, dataset: str) -> int:
     """The row count of `model`; raises ModelError if a grain key repeats or a non-nullable key column is null."""
-    total_rows, offending_keys = (_execute(client, model, dialect, grain_summary_sql(model, dialect=dialect, dataset=dataset)) or [(0, 0)])[0]
+    total_rows, offending_keys = (_execute(client, model, dialect, grain_summary_sql(model, dialect=dialect, dataset=dataset)) or [(0, 0)])[
+        0
+    ]
     if offending_keys:
         rows = _execute(client, model, dialect, grain_check_sql(model, dialect=dialect, dataset=dataset)) or []
-        examples = "; ".join(
-            "(" + ", ".join(_show(value) for value in row[:-1]) + f") x{row[-1]}" for row in rows[:GRAIN_EXAMPLES]
-        )
+        examples = "; ".join("(" + ", ".join(_show(value) for value in row[:-1]) + f") x{row[-1]}" for row in rows[:GRAIN_EXAMPLES])
         nullable = f" ({', '.join(sorted(model.nullable_keys))} may be null)" if model.nullable_keys else ""
         raise ModelError(
             f"model {model.name} breaks its grain ({', '.join(model.grain)}){nullable}: "
@@ -760,12 +747,12 @@ def check_grain(client: Any, model: Model, *, dialect: str, dataset: str) -> int
     return int(total_rows or 0)
 
 
-def _offending(model: Model, key_rows: exp.Expression) -> exp.Expression:
+def _offending(model: Model, key_rows: exp.Expr) -> exp.Expr:
     """A key group breaks the grain if it has several rows or a null in a non-nullable key column.
 
     GROUP BY puts all nulls of a column in one group, so a nullable key column is checked for
     uniqueness as if null were one more value (as grouping on a coalesced key would)."""
-    condition: exp.Expression = exp.GT(this=key_rows, expression=exp.Literal.number(1))
+    condition: exp.Expr = exp.GT(this=key_rows, expression=exp.Literal.number(1))
     for column in model.grain:
         if column not in model.nullable_keys:
             condition = exp.or_(condition, exp.column(_identifier(column)).is_(exp.null()))

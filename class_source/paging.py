@@ -22,8 +22,6 @@ from .records import table_from_json, to_table
 logger = logging.getLogger("class_elt")
 
 
-
-
 class PageCannotAdvanceError(ClassApiError):
     """More events share one second than fit in a page, so `starting_after` cannot move past them."""
 
@@ -65,9 +63,11 @@ class ServerPageSize:
         """A page of `rows` events turned out to be followed by more: the server caps pages there."""
         if self.cap is None or rows < self.cap:
             logger.warning(
-                "the metrics endpoint answered %d events for limit=%d and had more (class %s): "
-                "paging as if it caps pages at %d events",
-                rows, self.limit, class_id, rows,
+                "the metrics endpoint answered %d events for limit=%d and had more (class %s): paging as if it caps pages at %d events",
+                rows,
+                self.limit,
+                class_id,
+                rows,
             )
             self.cap = rows
 
@@ -76,9 +76,7 @@ async def list_pages(client: ClassApiClient, path: str, page_size: int = 1000) -
     """All records of a page/limit endpoint: the first page, then the rest concurrently."""
     first = expect_envelope(await client.get(path, {"page": 1, "limit": page_size}), path)
     total_pages = int(first["pagination"].get("total_pages") or 1)  # bounded by the client (MAX_TOTAL_PAGES)
-    rest = await asyncio.gather(
-        *(client.get(path, {"page": page, "limit": page_size}) for page in range(2, total_pages + 1))
-    )
+    rest = await asyncio.gather(*(client.get(path, {"page": page, "limit": page_size}) for page in range(2, total_pages + 1)))
     records = list(first["data"])
     for body in rest:
         records.extend(expect_envelope(body, path)["data"])

@@ -31,7 +31,7 @@ class PiiPolicy:
             raise ConfigError(f"pii must be one of {', '.join(MODES)}, got {mode!r}")
         if mode == "hash" and not salt:
             raise ConfigError(
-                "pii = \"hash\" needs a secret salt: set sources.class_api.pii_salt in .dlt/secrets.toml "
+                'pii = "hash" needs a secret salt: set sources.class_api.pii_salt in .dlt/secrets.toml '
                 "(env SOURCES__CLASS_API__PII_SALT); keep it stable, or hashes change between runs"
             )
         self.mode = mode

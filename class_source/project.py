@@ -26,9 +26,7 @@ def pipeline(pipeline_name: str, destination: Any, dataset_name: str) -> Any:
     """dlt's pipeline `pipeline_name` of this project."""
     import dlt
 
-    return dlt.pipeline(
-        pipeline_name=pipeline_name, destination=destination, dataset_name=dataset_name, pipelines_dir=str(pipelines_dir())
-    )
+    return dlt.pipeline(pipeline_name=pipeline_name, destination=destination, dataset_name=dataset_name, pipelines_dir=str(pipelines_dir()))
 
 
 def has_run(pipeline_name: str) -> bool:

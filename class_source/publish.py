@@ -118,9 +118,7 @@ def _batches_of_mart(client: Any, query: str, name: str) -> Iterator[Any]:
     try:
         yield from _arrow_batches(client, query)
     except (DatabaseUndefinedRelation, duckdb.CatalogException):
-        raise PublishError(
-            f"mart {name} is not in dataset {client.dataset_name}: build the models first (`class-elt models`)"
-        ) from None
+        raise PublishError(f"mart {name} is not in dataset {client.dataset_name}: build the models first (`class-elt models`)") from None
 
 
 def _arrow_batches(client: Any, query: str) -> Iterator[Any]:

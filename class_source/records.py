@@ -11,8 +11,8 @@ from __future__ import annotations
 import io
 import json
 import logging
-from datetime import datetime, timezone
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
 from typing import Any
 
 import pendulum
@@ -135,8 +135,7 @@ UNIX_SECONDS_COLUMNS = {"schedules": {"start_time", "end_time"}}
 def column_hints(table: str) -> dict[str, dict[str, Any]]:
     """dlt column hints equal to `table`'s Arrow schema, for a resource that yields rows instead."""
     return {
-        field.name: {"name": field.name, "nullable": field.nullable, "data_type": _DLT_TYPES[field.type]}
-        for field in TABLE_SCHEMAS[table]
+        field.name: {"name": field.name, "nullable": field.nullable, "data_type": _DLT_TYPES[field.type]} for field in TABLE_SCHEMAS[table]
     }
 
 
@@ -160,9 +159,7 @@ class RecordError(ValueError):
     """A record from the API cannot be typed as its table requires."""
 
 
-def to_table(
-    table: str, records: Sequence[Mapping[str, Any]], constants: Mapping[str, Any] | None = None
-) -> pa.Table:
+def to_table(table: str, records: Sequence[Mapping[str, Any]], constants: Mapping[str, Any] | None = None) -> pa.Table:
     """Type `records` (API JSON objects) as `table`'s Arrow schema.
 
     `constants` fills columns the records don't carry themselves, e.g. the `class_id` of a
@@ -195,9 +192,7 @@ def _extra_fields(records: Sequence[Mapping[str, Any]], schema: pa.Schema) -> se
     return set().union(*(record.keys() for record in records)) - set(schema.names)
 
 
-def _fast_table(
-    table: str, schema: pa.Schema, records: Sequence[Mapping[str, Any]], constants: Mapping[str, Any]
-) -> pa.Table:
+def _fast_table(table: str, schema: pa.Schema, records: Sequence[Mapping[str, Any]], constants: Mapping[str, Any]) -> pa.Table:
     raw = pa.Table.from_pylist(list(records), schema=_as_sent(table, schema, constants))
     return _from_raw(table, schema, raw, constants)
 
@@ -244,9 +239,7 @@ def table_from_json(table: str, body: bytes, constants: Mapping[str, Any] | None
         parsed = pa_json.read_json(
             io.BytesIO(b'{"records":' + body + b"}"),  # one JSON object: the reader wants objects, not arrays
             read_options=pa_json.ReadOptions(use_threads=False, block_size=len(body) + 64),
-            parse_options=pa_json.ParseOptions(
-                explicit_schema=wrapped, newlines_in_values=True, unexpected_field_behavior="error"
-            ),
+            parse_options=pa_json.ParseOptions(explicit_schema=wrapped, newlines_in_values=True, unexpected_field_behavior="error"),
         )
         records = pc.list_flatten(parsed.column("records")).combine_chunks()
         result = _from_raw(table, schema, pa.Table.from_struct_array(records), constants)
@@ -275,9 +268,7 @@ def _is_utf8(body: bytes) -> bool:
     return True
 
 
-def _careful_table(
-    table: str, schema: pa.Schema, records: Sequence[Mapping[str, Any]], constants: Mapping[str, Any]
-) -> pa.Table:
+def _careful_table(table: str, schema: pa.Schema, records: Sequence[Mapping[str, Any]], constants: Mapping[str, Any]) -> pa.Table:
     unix_columns = UNIX_SECONDS_COLUMNS.get(table, set())
     columns: list[pa.Array] = []
     for field in schema:

@@ -112,6 +112,7 @@ def _chain(exc: BaseException) -> list[BaseException]:
         if current is None or any(current is s for s in seen):
             continue
         seen.append(current)
-        pending.extend([getattr(current, "exception", None), getattr(current, "job_exception", None),
-                        current.__cause__, current.__context__])
+        pending.extend(
+            [getattr(current, "exception", None), getattr(current, "job_exception", None), current.__cause__, current.__context__]
+        )
     return seen

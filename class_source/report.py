@@ -111,8 +111,14 @@ QUERIES: dict[str, str] = {
     """,
 }
 MARTS = (
-    "agg_class_weekly", "agg_class_summary", "agg_instructor_weekly", "dim_classes",
-    "dim_instructors", "dim_sessions", "dim_students", "fct_student_class_attendance",
+    "agg_class_weekly",
+    "agg_class_summary",
+    "agg_instructor_weekly",
+    "dim_classes",
+    "dim_instructors",
+    "dim_sessions",
+    "dim_students",
+    "fct_student_class_attendance",
 )
 _ASSETS = "report_assets"
 
@@ -237,20 +243,20 @@ def render_report(data: ReportData) -> str:
 
 
 def _asset(name: str) -> str:
-    return resources.files(__package__).joinpath(_ASSETS, name).read_text(encoding="utf-8")
+    return resources.files(__package__).joinpath(_ASSETS).joinpath(name).read_text(encoding="utf-8")
 
 
 def _header(data: ReportData, term: Mapping[str, Any]) -> str:
     facts = [
-        ("Period (held sessions)", f"{_date(term.get('first_day'))} to {_date(term.get('last_day'))}" if term.get("first_day") else "none yet"),
+        (
+            "Period (held sessions)",
+            f"{_date(term.get('first_day'))} to {_date(term.get('last_day'))}" if term.get("first_day") else "none yet",
+        ),
         ("Newest session ended", _datetime(term.get("newest_session_end"))),
         ("Last load", _datetime(data.loaded_at)),
     ]
     items = "".join(f"<div><dt>{label}</dt><dd>{html.escape(value)}</dd></div>" for label, value in facts)
-    return (
-        f'<h1>{html.escape(data.title)} <span class="subtitle">attendance and engagement</span></h1>'
-        f'<dl class="facts">{items}</dl>'
-    )
+    return f'<h1>{html.escape(data.title)} <span class="subtitle">attendance and engagement</span></h1><dl class="facts">{items}</dl>'
 
 
 def _kpis(weeks: Sequence[Mapping[str, Any]], term: Mapping[str, Any]) -> str:
@@ -262,7 +268,8 @@ def _kpis(weeks: Sequence[Mapping[str, Any]], term: Mapping[str, Any]) -> str:
             "Sessions held",
             _count(latest["sessions_held"]) if latest else "none yet",
             f"week of {_date(latest['week_start'])}; week before: {_count(latest['sessions_held_week_before'] or 0)}"
-            if latest else "no sessions held yet",
+            if latest
+            else "no sessions held yet",
         ),
         (
             "week_attendance_rate",
@@ -295,11 +302,10 @@ def _chronic_table(rows: Sequence[Mapping[str, Any]]) -> str:
     if not rows:
         return '<p class="empty">No chronically absent students.</p>'
     head = "".join(
-        f"<th>{name}</th>"
-        for name in ("Class", "Student", "Student id", "Expected", "Absent", "Rate", "Current streak", "Last attended")
+        f"<th>{name}</th>" for name in ("Class", "Student", "Student id", "Expected", "Absent", "Rate", "Current streak", "Last attended")
     )
     body = "".join(
-        "<tr data-class-id=\"{}\">{}</tr>".format(
+        '<tr data-class-id="{}">{}</tr>'.format(
             html.escape(str(row["class_id"])),
             "".join(
                 f"<td>{html.escape(value)}</td>"

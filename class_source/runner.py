@@ -133,4 +133,3 @@ def _say_table_counts(pipeline: Any, loaded: dict[str, int], events_before: int,
     if loaded.get("metrics") and "metrics" in totals:
         new = max(totals["metrics"] - events_before, 0)  # merged: an event is stored once, never removed
         say(f"  metrics: {new:,} new events, {loaded['metrics'] - new:,} re-read (lookback and page overlaps)")
-

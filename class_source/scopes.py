@@ -77,9 +77,7 @@ async def _json_or_marker(body: bytes, where: str) -> Any:
 
 
 def _not_class_api(client: ClassApiClient, answer: str) -> NotClassApiError:
-    return NotClassApiError(
-        f"this is not a Class API at {client.base_url}: check base_url (GET /api/v1/classes answered {answer})"
-    )
+    return NotClassApiError(f"this is not a Class API at {client.base_url}: check base_url (GET /api/v1/classes answered {answer})")
 
 
 async def probe_scopes(client: ClassApiClient, scopes: Iterable[str]) -> dict[str, bool]:

@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 import httpx
 
 from .client import ClassApiClient, NotFoundError, RetryPolicy, ScopeError
-from .paging import expect_list
 from .fanout import EventLoopThread
+from .paging import expect_list
 from .pii import PiiPolicy
 from .progress import Progress
 from .scopes import RESOURCE_SCOPES, describe_missing, missing_scopes, probe_scopes
@@ -155,9 +155,7 @@ class ApiSession:
             return self._directory
 
     async def _list_classes(self) -> ClassDirectory:
-        regular, deferred = await asyncio.gather(
-            self.client.get("/classes"), self.client.get("/classes", {"deferred": "true"})
-        )
+        regular, deferred = await asyncio.gather(self.client.get("/classes"), self.client.get("/classes", {"deferred": "true"}))
         return ClassDirectory(expect_list(regular, "/classes"), expect_list(deferred, "/classes?deferred=true"))
 
     # --- running requests ---------------------------------------------------------------------

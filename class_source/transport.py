@@ -79,9 +79,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 data=request.content or None,
                 allow_redirects=False,  # the API key must never follow a redirect elsewhere
                 proxy=self._proxy(request.url),
-                timeout=aiohttp.ClientTimeout(
-                    total=self._deadline_s, sock_connect=timeout.get("connect"), sock_read=timeout.get("read")
-                ),
+                timeout=aiohttp.ClientTimeout(total=self._deadline_s, sock_connect=timeout.get("connect"), sock_read=timeout.get("read")),
             ) as response:
                 content = await self._read_bounded(response, request)
                 headers = response.raw_headers

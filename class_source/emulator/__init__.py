@@ -18,6 +18,7 @@ from typing import Any, Iterable, Iterator
 
 import httpx
 
+from . import server as _server
 from .activity import EVENT_VALUES, TYPE_VALUES
 from .app import ENDPOINTS, build_app
 from .auth import ALL_SCOPES, KeyStore
@@ -35,11 +36,23 @@ from .generate import default_now
 from .readings import LISTINGS, ApiReadings
 from .records import SchoolShape
 from .school import School
-from . import server as _server
 
 __all__ = [
-    "ALL_SCOPES", "ENDPOINTS", "EVENT_VALUES", "FAULT_KINDS", "LISTINGS", "TYPE_VALUES", "ApiReadings", "Clock",
-    "Emulator", "EndpointFaults", "FaultConfig", "RequestLog", "School", "SchoolShape", "default_now",
+    "ALL_SCOPES",
+    "ENDPOINTS",
+    "EVENT_VALUES",
+    "FAULT_KINDS",
+    "LISTINGS",
+    "TYPE_VALUES",
+    "ApiReadings",
+    "Clock",
+    "Emulator",
+    "EndpointFaults",
+    "FaultConfig",
+    "RequestLog",
+    "School",
+    "SchoolShape",
+    "default_now",
 ]
 
 
@@ -55,9 +68,17 @@ class Emulator:
     default: the emulator's own). Settable later: `emu.readings = ...` or POST /_emulator/readings.
     """
 
-    def __init__(self, seed: int = 7, classes: int = 20, now: int | None = None, latency_ms: float = 0,
-                 jitter_ms: float = 0, faults: FaultConfig | None = None, readings: ApiReadings | None = None,
-                 **school_knobs: Any) -> None:
+    def __init__(
+        self,
+        seed: int = 7,
+        classes: int = 20,
+        now: int | None = None,
+        latency_ms: float = 0,
+        jitter_ms: float = 0,
+        faults: FaultConfig | None = None,
+        readings: ApiReadings | None = None,
+        **school_knobs: Any,
+    ) -> None:
         if classes < 0:
             raise ValueError("classes must be >= 0")
         unknown = set(school_knobs) - set(SchoolShape.__dataclass_fields__) - {"classes"}
@@ -92,8 +113,7 @@ class Emulator:
         with self.school.lock:  # never between two steps of a page being served
             self.school.readings = readings
 
-    def mint_key(self, scopes: Iterable[str] = ALL_SCOPES, expires_at: int | None = None,
-                 secret: str | None = None) -> str:
+    def mint_key(self, scopes: Iterable[str] = ALL_SCOPES, expires_at: int | None = None, secret: str | None = None) -> str:
         """Register an API key; returns its bearer secret (pass `secret` to choose it, e.g. for a demo)."""
         return self.keys.mint(scopes, expires_at, secret)
 

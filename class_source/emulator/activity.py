@@ -119,9 +119,16 @@ class ClassActivity:
         override = self.duration_overrides.get(i)
         return reported_duration(self.starts[i], self.ends[i]) if override is None else override
 
-    def visible_indices(self, now: int, starting_after: int | None = None,
-                        ending_before: int | None = None, limit: int | None = None, *,
-                        after_instant: bool = False, newest_first: bool = False) -> list[int]:
+    def visible_indices(
+        self,
+        now: int,
+        starting_after: int | None = None,
+        ending_before: int | None = None,
+        limit: int | None = None,
+        *,
+        after_instant: bool = False,
+        newest_first: bool = False,
+    ) -> list[int]:
         """Indices of events visible at `now`, in API order, filtered as the metrics endpoint does.
 
         starting_after=S keeps events whose start second is after S (after_instant: whose start
@@ -145,7 +152,7 @@ class ClassActivity:
         positions = pc.indices_nonzero(ended)
         if newest_first:
             if limit is not None:
-                positions = positions[max(len(positions) - limit, 0):]
+                positions = positions[max(len(positions) - limit, 0) :]
             return pc.add(positions, first).to_pylist()[::-1]
         if limit is not None:
             positions = positions[:limit]
@@ -169,9 +176,7 @@ _TC_MASK = (1 << _TC_BITS) - 1
 # type with another value at the same millisecond (two reactions clicked at once).
 _PAIR_PROBABILITY = 0.15
 _PAIR_SALT = 0x5A3E_1A57_0F_5A1D
-_PARTNERS: dict[int, tuple[int, ...]] = {
-    _TC[c]: tuple(_TC[o] for o in group if o != c) for group in (_REACTIONS, _FEEDBACK) for c in group
-}
+_PARTNERS: dict[int, tuple[int, ...]] = {_TC[c]: tuple(_TC[o] for o in group if o != c) for group in (_REACTIONS, _FEEDBACK) for c in group}
 
 
 def generate_activity(
@@ -202,7 +207,7 @@ def generate_activity(
     class_state = splitmix64((seed & _MASK64) ^ class_key)
     session_rng = random.Random(class_state).random
     plan = []
-    for schedule_id, start, end in sessions:
+    for _schedule_id, start, end in sessions:
         start_ms, end_ms = start * 1000, end * 1000
         span = max(end_ms - start_ms, 1000)
         hours = span / 3_600_000
@@ -305,8 +310,7 @@ def generate_activity(
                     app(((t << 30 | who | tc) << 32) | (min(t + 1_000 + int(r() * 2_000), leave) - t))
         if same_instant_values:
             _add_partners(keys, first_event, random.Random(person_state ^ _PAIR_SALT).random)
-    att = [SessionAttendance(sid, session_id_of(sid), start, end, tuple(rows[k]))
-           for k, (sid, start, end) in enumerate(sessions)]
+    att = [SessionAttendance(sid, session_id_of(sid), start, end, tuple(rows[k])) for k, (sid, start, end) in enumerate(sessions)]
     return _assemble(att, keys, people, rank, injected, same_instant_values)
 
 
@@ -320,8 +324,14 @@ def _add_partners(keys: list[int], first: int, draw: Callable[[], float]) -> Non
             keys.append(key & ~(_TC_MASK << _DUR_BITS) | partner << _DUR_BITS)
 
 
-def _assemble(att: list[SessionAttendance], keys: list[int], people: list[int], rank: dict[int, int],
-              injected: Sequence[tuple[int, int, int, int, int]], same_instant_values: bool) -> ClassActivity:
+def _assemble(
+    att: list[SessionAttendance],
+    keys: list[int],
+    people: list[int],
+    rank: dict[int, int],
+    injected: Sequence[tuple[int, int, int, int, int]],
+    same_instant_values: bool,
+) -> ClassActivity:
     """Sort into API order and keep one event per (student, type, start) — per (student, type,
     start, value) under same_instant_values; injected events win."""
     injected_durations: dict[int, int] = {}  # packed key -> event_duration given by the test

@@ -145,7 +145,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
 
 import orjson
-
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -154,9 +153,9 @@ from starlette.routing import Route
 
 from .auth import ALL_SCOPES, require_scope
 from .errors import ApiError, BadRequest, ValidationFailed
+from .readings import ApiReadings, repeat_one
 from .records import ENROLLMENT_ROLES, ROLE_ORDER, TEMPLATE_STATUSES
 from .school import MISSING as SCHOOL_MISSING
-from .readings import ApiReadings, repeat_one
 from .school import School, paginate
 from .timefmt import iso_s
 from .validation import MISSING, Validator
@@ -246,10 +245,19 @@ def create_class(call: Call) -> tuple[int, Any]:
     additional = _additional_instructors(v)
     v.check()
     body = call.school.create_class(
-        email=email, first_name=first_name, last_name=last_name, display_name=_opt(display_name),
-        ext_class_id=_opt(ext_class_id), class_name=class_name, class_description=_opt(class_description),
-        template_id=_opt(template_id), meeting_passcode=_opt(meeting_passcode), timezone=timezone,
-        session_times=session_times, settings=settings, additional_instructors=additional,
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        display_name=_opt(display_name),
+        ext_class_id=_opt(ext_class_id),
+        class_name=class_name,
+        class_description=_opt(class_description),
+        template_id=_opt(template_id),
+        meeting_passcode=_opt(meeting_passcode),
+        timezone=timezone,
+        session_times=session_times,
+        settings=settings,
+        additional_instructors=additional,
     )
     return 201, body
 
@@ -373,8 +381,13 @@ def create_enrollment(call: Call) -> tuple[int, Any]:
     display_name = v.string("display_name")
     cls = _class_by(call, call.body, CLASS_IDS, v)
     body = call.school.create_enrollment(
-        cls, first_name=first_name, last_name=last_name, role=_opt(role) or "student",
-        display_name=_opt(display_name), email=_opt(email), ext_person_id=_opt(ext_person_id),
+        cls,
+        first_name=first_name,
+        last_name=last_name,
+        role=_opt(role) or "student",
+        display_name=_opt(display_name),
+        email=_opt(email),
+        ext_person_id=_opt(ext_person_id),
     )
     return 200, body
 
@@ -399,8 +412,13 @@ def update_enrollment(call: Call) -> tuple[int, Any]:
     cls = _class_by(call, call.body, CLASS_IDS, v)
     assert identified_by is not None
     return 200, call.school.update_enrollment(
-        cls, identified_by=identified_by, identifier=given[identified_by], first_name=first_name,
-        last_name=last_name, role=_opt(role) or "student", display_name=_opt(display_name),
+        cls,
+        identified_by=identified_by,
+        identifier=given[identified_by],
+        first_name=first_name,
+        last_name=last_name,
+        role=_opt(role) or "student",
+        display_name=_opt(display_name),
         email=email if identified_by in ("student_id", "ext_person_id") and isinstance(email, str) else None,
         ext_person_id=ext_person_id if identified_by == "student_id" and isinstance(ext_person_id, str) else None,
     )
@@ -437,10 +455,14 @@ def metrics(call: Call) -> tuple[int, Any]:
     ending_before = v.integer("ending_before", minimum=0, from_query=True)
     limit = v.integer("limit", minimum=1, maximum=MAX_LIMIT, from_query=True)
     cls = _class_by(call, call.query, CLASS_IDS, v)
-    return 200, RawJson(call.school.metrics_page_json(
-        cls, starting_after=_opt(starting_after), ending_before=_opt(ending_before),
-        limit=100 if limit is MISSING else limit,
-    ))
+    return 200, RawJson(
+        call.school.metrics_page_json(
+            cls,
+            starting_after=_opt(starting_after),
+            ending_before=_opt(ending_before),
+            limit=100 if limit is MISSING else limit,
+        )
+    )
 
 
 # ---------------------------------------------------------------------------------- schedules
@@ -621,6 +643,7 @@ def _api_routes(emu: "Emulator") -> list[Route]:
         by_path.setdefault(endpoint.path, {})[endpoint.method] = endpoint
     routes = []
     for path, methods in by_path.items():
+
         def make(methods: dict[str, Endpoint]) -> Callable[[Request], Awaitable[Response]]:
             async def dispatch(request: Request) -> Response:
                 endpoint = methods[request.method if request.method != "HEAD" else "GET"]
@@ -666,8 +689,7 @@ def _admin_routes(emu: "Emulator") -> list[Route]:
     async def requests(request: Request) -> Response:
         if request.method == "DELETE":
             emu.request_log.reset()
-        return json_response(200, {"total": emu.request_log.total, "counts": emu.request_log.counts(),
-                                   "faults": emu.request_log.faults()})
+        return json_response(200, {"total": emu.request_log.total, "counts": emu.request_log.counts(), "faults": emu.request_log.faults()})
 
     async def faults(request: Request) -> Response:
         if request.method in ("POST", "PATCH"):
@@ -699,12 +721,10 @@ def _admin_routes(emu: "Emulator") -> list[Route]:
             return json_response(400, {"error": str(error)})
         except ApiError as error:
             return json_response(error.status, error.body)
-        return json_response(201, {"secret": secret, "scopes": list(body.get("scopes", ALL_SCOPES)),
-                                   "expires_at": body.get("expires_at")})
+        return json_response(201, {"secret": secret, "scopes": list(body.get("scopes", ALL_SCOPES)), "expires_at": body.get("expires_at")})
 
     async def health(request: Request) -> Response:
-        return json_response(200, {"ok": True, "seed": emu.seed, "classes": len(emu.school.class_ids()),
-                                   "now": emu.clock.now})
+        return json_response(200, {"ok": True, "seed": emu.seed, "classes": len(emu.school.class_ids()), "now": emu.clock.now})
 
     return [
         Route("/_emulator/clock", clock, methods=["GET", "POST"]),

@@ -37,8 +37,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 FAULT_KINDS: tuple[str, ...] = ("500", "503", "429", "drop", "truncate", "truncate_silent", "slow")
 NO_FAULT = "none"  # usable in scripted sequences: "let this request through"
-DEFAULT_KINDS: dict[str, float] = {"500": 1.0, "503": 1.0, "429": 1.0, "drop": 1.0, "truncate": 1.0,
-                                   "truncate_silent": 0.0, "slow": 0.0}
+DEFAULT_KINDS: dict[str, float] = {"500": 1.0, "503": 1.0, "429": 1.0, "drop": 1.0, "truncate": 1.0, "truncate_silent": 0.0, "slow": 0.0}
 _ERROR_BODIES = {"500": "Internal Server Error", "503": "Service Unavailable", "429": "Too Many Requests"}
 # In-process signalling between the middleware and EmulatorTransport (never reaches a client).
 _INPROCESS_HEADER = b"x-emulator-transport"
@@ -224,8 +223,7 @@ def _json_bytes(obj: Any) -> bytes:
 
 
 class FaultMiddleware:
-    def __init__(self, app: ASGIApp, config: Callable[[], FaultConfig], seed: int, log: RequestLog,
-                 prefix: str = "/api/") -> None:
+    def __init__(self, app: ASGIApp, config: Callable[[], FaultConfig], seed: int, log: RequestLog, prefix: str = "/api/") -> None:
         self.app = app
         self._config = config
         self._seed = seed
@@ -289,8 +287,11 @@ class FaultMiddleware:
                 await send({**start, "headers": headers})
                 await send({"type": "http.response.body", "body": body[:cut], "more_body": False})
             elif in_process:
-                headers += [(_FAULT_HEADER.encode(), b"truncate"), (_CUT_HEADER.encode(), str(cut).encode()),
-                            (b"content-length", str(len(body)).encode())]
+                headers += [
+                    (_FAULT_HEADER.encode(), b"truncate"),
+                    (_CUT_HEADER.encode(), str(cut).encode()),
+                    (b"content-length", str(len(body)).encode()),
+                ]
                 await send({**start, "headers": headers})
                 await send({"type": "http.response.body", "body": body, "more_body": False})
             else:
@@ -394,8 +395,12 @@ class EmulatorTransport(httpx.AsyncBaseTransport):
         except asyncio.TimeoutError:
             raise httpx.ReadTimeout(f"no response within {timeout} s", request=request) from None
         if result.truncate_at is not None:
-            return httpx.Response(result.status, headers=result.headers,
-                                  stream=_TruncatedAsyncStream(result.body[: result.truncate_at], request), request=request)
+            return httpx.Response(
+                result.status,
+                headers=result.headers,
+                stream=_TruncatedAsyncStream(result.body[: result.truncate_at], request),
+                request=request,
+            )
         return httpx.Response(result.status, headers=result.headers, content=result.body, request=request)
 
 
@@ -410,8 +415,7 @@ class SyncEmulatorTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         body = request.read()
-        async_request = httpx.Request(request.method, request.url, headers=request.headers, content=body,
-                                      extensions=request.extensions)
+        async_request = httpx.Request(request.method, request.url, headers=request.headers, content=body, extensions=request.extensions)
         future = asyncio.run_coroutine_threadsafe(self._async.exchange(async_request), self._loop)
         timeout = _read_timeout(request)
         try:
@@ -423,8 +427,12 @@ class SyncEmulatorTransport(httpx.BaseTransport):
             exc.request = request
             raise
         if result.truncate_at is not None:
-            return httpx.Response(result.status, headers=result.headers,
-                                  stream=_TruncatedSyncStream(result.body[: result.truncate_at], request), request=request)
+            return httpx.Response(
+                result.status,
+                headers=result.headers,
+                stream=_TruncatedSyncStream(result.body[: result.truncate_at], request),
+                request=request,
+            )
         return httpx.Response(result.status, headers=result.headers, content=result.body, request=request)
 
     def close(self) -> None:

@@ -76,7 +76,7 @@ def build_structure(seed: int, shape: SchoolShape) -> Structure:
     # --- users: instructors (who teach), then admins and instructional designers -------------
     n_instructors = max(1, math.ceil(shape.classes / 4))
     instructor_people: list[int] = []
-    for i in range(n_instructors):
+    for _ in range(n_instructors):
         first, last = rng.choice(names.FIRST_NAMES), rng.choice(names.LAST_NAMES)
         u = rng.random()
         roles = ("instructor",) if u < 0.85 else ("instructor", "admin") if u < 0.95 else ("instructor", "instructional-designer")
@@ -132,8 +132,9 @@ def build_structure(seed: int, shape: SchoolShape) -> Structure:
     term_start = shape.term_start
     # round(fraction x classes) deferred classes, at least one when the fraction is > 0; never
     # class 0 (it carries the live session of the default clock).
-    n_deferred = min(max(0, shape.classes - 1), max(round(shape.deferred_fraction * shape.classes),
-                                                    1 if shape.deferred_fraction > 0 else 0))
+    n_deferred = min(
+        max(0, shape.classes - 1), max(round(shape.deferred_fraction * shape.classes), 1 if shape.deferred_fraction > 0 else 0)
+    )
     deferred_set = set(rng.sample(range(1, shape.classes), n_deferred)) if n_deferred else set()
     for i in range(shape.classes):
         deferred = i in deferred_set
@@ -150,10 +151,17 @@ def build_structure(seed: int, shape: SchoolShape) -> Structure:
         created_s = term_start - DAY * (7 + rng.randrange(60)) - rng.randrange(DAY)
         created_ms = created_s * 1000 + rng.randrange(1000)
         record = ClassRecord(
-            class_id=new_uuid(rng), ext_class_id=ext, class_name=class_name, class_description=description,
-            meeting_id=None if deferred else unique_meeting_id(rng, meeting_ids), host=instructor.user_name,
-            password=password, deferred_id=next_deferred_id if deferred else None,
-            instructor_email=instructor.email, created_at_ms=created_ms, template_id=template_id,
+            class_id=new_uuid(rng),
+            ext_class_id=ext,
+            class_name=class_name,
+            class_description=description,
+            meeting_id=None if deferred else unique_meeting_id(rng, meeting_ids),
+            host=instructor.user_name,
+            password=password,
+            deferred_id=next_deferred_id if deferred else None,
+            instructor_email=instructor.email,
+            created_at_ms=created_ms,
+            template_id=template_id,
             timezone=rng.choice(names.TIMEZONES),
         )
         if deferred:

@@ -69,8 +69,7 @@ class ApiReadings:
         _choice("starting_after", self.starting_after, STARTING_AFTER_READINGS)
         _choice("metrics_order", self.metrics_order, METRICS_ORDERS)
         _choice("scope_check_order", self.scope_check_order, SCOPE_CHECK_ORDERS)
-        if self.page_cap is not None and (isinstance(self.page_cap, bool) or not isinstance(self.page_cap, int)
-                                          or self.page_cap < 1):
+        if self.page_cap is not None and (isinstance(self.page_cap, bool) or not isinstance(self.page_cap, int) or self.page_cap < 1):
             raise ValueError(f"page_cap must be a positive integer or None, got {self.page_cap!r}")
         for name in ("limit_ignored", "same_instant_values", "starting_after_ignored"):
             if not isinstance(getattr(self, name), bool):
@@ -138,18 +137,33 @@ def _listings(value: object) -> frozenset[str]:
 def add_reading_arguments(parser: argparse.ArgumentParser) -> None:
     """The `class-elt emulator` flags that choose a reading (defaults: the emulator's own)."""
     group = parser.add_argument_group("API readings", "how to read the reference where it is silent (default: ours)")
-    group.add_argument("--starting-after", choices=STARTING_AFTER_READINGS, default="whole-second",
-                       help="metrics starting_after=S keeps events whose start second is after S, or whose start instant is")
+    group.add_argument(
+        "--starting-after",
+        choices=STARTING_AFTER_READINGS,
+        default="whole-second",
+        help="metrics starting_after=S keeps events whose start second is after S, or whose start instant is",
+    )
     group.add_argument("--metrics-order", choices=METRICS_ORDERS, default="ascending", help="order of metrics events")
     group.add_argument("--page-cap", type=int, default=None, metavar="N", help="serve at most N events per metrics page")
     group.add_argument("--limit-ignored", action="store_true", help="serve every matching event whatever limit says")
-    group.add_argument("--same-instant-values", action="store_true",
-                       help="generate pairs of events of one student and type at one millisecond with different values")
-    group.add_argument("--repeated-records", default="", metavar="LISTINGS",
-                       help=f"serve one record twice in these listings (comma-separated, or 'all'): {','.join(LISTINGS)}")
+    group.add_argument(
+        "--same-instant-values",
+        action="store_true",
+        help="generate pairs of events of one student and type at one millisecond with different values",
+    )
+    group.add_argument(
+        "--repeated-records",
+        default="",
+        metavar="LISTINGS",
+        help=f"serve one record twice in these listings (comma-separated, or 'all'): {','.join(LISTINGS)}",
+    )
     group.add_argument("--starting-after-ignored", action="store_true", help="metrics ignore starting_after")
-    group.add_argument("--scope-check-order", choices=SCOPE_CHECK_ORDERS, default="scope-first",
-                       help="403 before 400/404 (scope-first) or after (validation-first)")
+    group.add_argument(
+        "--scope-check-order",
+        choices=SCOPE_CHECK_ORDERS,
+        default="scope-first",
+        help="403 before 400/404 (scope-first) or after (validation-first)",
+    )
 
 
 def readings_from_args(args: argparse.Namespace) -> ApiReadings:

@@ -62,8 +62,7 @@ class People:
     def __len__(self) -> int:
         return len(self.student_id)
 
-    def add(self, student_id: str, first: str, last: str, user_name: str, email: str | None,
-            ext_person_id: str | None, key: int) -> int:
+    def add(self, student_id: str, first: str, last: str, user_name: str, email: str | None, ext_person_id: str | None, key: int) -> int:
         idx = len(self.student_id)
         self.student_id.append(student_id)
         self.first_name.append(first)
@@ -100,14 +99,41 @@ class ClassRecord:
     """One class, regular (meeting_id set) or deferred (deferred_id set, no meeting yet)."""
 
     __slots__ = (
-        "class_id", "ext_class_id", "class_name", "class_description", "meeting_id", "host", "password",
-        "deferred_id", "instructor_email", "created_at_ms", "updated_at_ms", "template_id", "timezone",
-        "settings", "schedules", "roster", "version", "injected",
+        "class_id",
+        "ext_class_id",
+        "class_name",
+        "class_description",
+        "meeting_id",
+        "host",
+        "password",
+        "deferred_id",
+        "instructor_email",
+        "created_at_ms",
+        "updated_at_ms",
+        "template_id",
+        "timezone",
+        "settings",
+        "schedules",
+        "roster",
+        "version",
+        "injected",
     )
 
-    def __init__(self, class_id: str, ext_class_id: str | None, class_name: str, class_description: str | None,
-                 meeting_id: str | None, host: str, password: str | None, deferred_id: int | None,
-                 instructor_email: str | None, created_at_ms: int, template_id: str | None, timezone: str) -> None:
+    def __init__(
+        self,
+        class_id: str,
+        ext_class_id: str | None,
+        class_name: str,
+        class_description: str | None,
+        meeting_id: str | None,
+        host: str,
+        password: str | None,
+        deferred_id: int | None,
+        instructor_email: str | None,
+        created_at_ms: int,
+        template_id: str | None,
+        timezone: str,
+    ) -> None:
         self.class_id = class_id
         self.ext_class_id = ext_class_id
         self.class_name = class_name

@@ -23,8 +23,7 @@ _EVENT_TAILS = pa.array(
 )
 
 
-def events_json(activity: ClassActivity, indices: Sequence[int], person_prefix: Callable[[int], str],
-                ascending: bool = True) -> bytes:
+def events_json(activity: ClassActivity, indices: Sequence[int], person_prefix: Callable[[int], str], ascending: bool = True) -> bytes:
     """The events at `indices` (ascending, unless `ascending` is False: then in any order) as the
     API's JSON array, in the order of `indices`.
 
@@ -88,4 +87,3 @@ def _column(values: array) -> pa.Array:
     """An Arrow view of a (copied, so never resized while viewed) `array.array` slice."""
     kind = _ARROW_TYPES[(values.typecode, values.itemsize)]
     return pa.Array.from_buffers(kind, len(values), [None, pa.py_buffer(values)])
-

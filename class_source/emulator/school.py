@@ -34,8 +34,8 @@ from .clock import Clock
 from .errors import BadRequest, NotFound, ValidationFailed
 from .generate import build_structure, new_uuid, unique_meeting_id
 from .readings import ApiReadings
-from .render import events_json
 from .records import ROLE_ORDER, ClassRecord, SchoolShape, Template, User
+from .render import events_json
 from .timefmt import iso_ms, iso_s, parse_iso_ms
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -109,8 +109,9 @@ class School:
         return [c.class_id for c in self.classes.values() if c.deferred]
 
     @_locked
-    def find_class(self, *, class_id: str | None = None, ext_class_id: str | None = None,
-                   deferred_id: int | str | None = None) -> ClassRecord:
+    def find_class(
+        self, *, class_id: str | None = None, ext_class_id: str | None = None, deferred_id: int | str | None = None
+    ) -> ClassRecord:
         """Resolve exactly one given identifier; 404 in the documented shape when unknown."""
         if class_id is not None:
             cls = self.classes.get(class_id)
@@ -147,11 +148,23 @@ class School:
         return cls.to_deferred_api() if cls.deferred else cls.to_api(self.invite_base)
 
     @_locked
-    def create_class(self, *, email: str, first_name: str, last_name: str, display_name: str | None,
-                     ext_class_id: str | None, class_name: str, class_description: str | None,
-                     template_id: str | None, meeting_passcode: str | None, timezone: str,
-                     session_times: list[tuple[int, int]], settings: dict[str, Any],
-                     additional_instructors: list[str]) -> dict[str, Any]:
+    def create_class(
+        self,
+        *,
+        email: str,
+        first_name: str,
+        last_name: str,
+        display_name: str | None,
+        ext_class_id: str | None,
+        class_name: str,
+        class_description: str | None,
+        template_id: str | None,
+        meeting_passcode: str | None,
+        timezone: str,
+        session_times: list[tuple[int, int]],
+        settings: dict[str, Any],
+        additional_instructors: list[str],
+    ) -> dict[str, Any]:
         if ext_class_id is not None and ext_class_id in self._by_ext:
             raise BadRequest(f"Class exists for external class ID provided: {ext_class_id}.")
         if template_id is not None and template_id not in self.templates:
@@ -162,19 +175,25 @@ class School:
         deferred = not session_times
         self._ensure_user(email, f"{first_name} {last_name}")
         cls = ClassRecord(
-            class_id=new_uuid(rng), ext_class_id=ext_class_id, class_name=class_name,
+            class_id=new_uuid(rng),
+            ext_class_id=ext_class_id,
+            class_name=class_name,
             class_description=class_description,
-            meeting_id=None if deferred else unique_meeting_id(rng, self._meeting_ids), host=host,
-            password=meeting_passcode, deferred_id=self._next_deferred_id if deferred else None,
-            instructor_email=email, created_at_ms=now * 1000, template_id=template_id, timezone=timezone,
+            meeting_id=None if deferred else unique_meeting_id(rng, self._meeting_ids),
+            host=host,
+            password=meeting_passcode,
+            deferred_id=self._next_deferred_id if deferred else None,
+            instructor_email=email,
+            created_at_ms=now * 1000,
+            template_id=template_id,
+            timezone=timezone,
         )
         if deferred:
             self._next_deferred_id += 1
         cls.settings = dict(settings)
         cls.schedules = sorted((start, end, new_uuid(rng)) for start, end in session_times)
         # The instructor is one person school-wide: reuse (and rename) them if their e-mail is known.
-        teacher = self._upsert_person(first_name, last_name, display_name, email, None,
-                                      self.people.by_email.get(email.lower()))
+        teacher = self._upsert_person(first_name, last_name, display_name, email, None, self.people.by_email.get(email.lower()))
         cls.roster.append((teacher, "teacher", now))
         for extra in additional_instructors:
             first, last = _name_from_email(extra)
@@ -237,8 +256,9 @@ class School:
     def enrollments(self, cls: ClassRecord) -> list[dict[str, Any]]:
         return [self._enrollment_api(cls, person, role) for person, role, _ in cls.roster]
 
-    def _upsert_person(self, first: str, last: str, display_name: str | None, email: str | None,
-                       ext_person_id: str | None, person: int | None = None) -> int:
+    def _upsert_person(
+        self, first: str, last: str, display_name: str | None, email: str | None, ext_person_id: str | None, person: int | None = None
+    ) -> int:
         p = self.people
         user_name = display_name or f"{first} {last}"
         if person is None:
@@ -272,8 +292,17 @@ class School:
         return -1
 
     @_locked
-    def create_enrollment(self, cls: ClassRecord, *, first_name: str, last_name: str, role: str,
-                          display_name: str | None, email: str | None, ext_person_id: str | None) -> dict[str, Any]:
+    def create_enrollment(
+        self,
+        cls: ClassRecord,
+        *,
+        first_name: str,
+        last_name: str,
+        role: str,
+        display_name: str | None,
+        email: str | None,
+        ext_person_id: str | None,
+    ) -> dict[str, Any]:
         p = self.people
         person = p.by_ext.get(ext_person_id) if ext_person_id is not None else None
         if person is None and email is not None:
@@ -291,7 +320,9 @@ class School:
         if not cls.deferred:
             body = self._enrollment_api(cls, person, role)
             # Field order of the reference's Create an Enrollment example.
-            return {k: body[k] for k in ("student_id", "meeting_id", "first_name", "last_name", "user_name", "role", "email", "ext_person_id")}
+            return {
+                k: body[k] for k in ("student_id", "meeting_id", "first_name", "last_name", "user_name", "role", "email", "ext_person_id")
+            }
         enrollment_id = self._next_enrollment_id
         self._next_enrollment_id += 1
         stamp = iso_s(now)
@@ -300,13 +331,21 @@ class School:
             "class_deferred_id": str(cls.deferred_id),
             "email_user": p.email[person],
             "enroll_params": {
-                "pod": {"name": "pod-1", "region": "us-east-1", "account": self.shape.org,
-                        "environment": "emulator", "databaseName": f"customer_{self.shape.org}"},
+                "pod": {
+                    "name": "pod-1",
+                    "region": "us-east-1",
+                    "account": self.shape.org,
+                    "environment": "emulator",
+                    "databaseName": f"customer_{self.shape.org}",
+                },
                 "class": {"ext_id": cls.ext_class_id},
             },
             "user": {
-                "role": role, "email": p.email[person], "last_name": p.last_name[person],
-                "user_name": p.user_name[person], "first_name": p.first_name[person],
+                "role": role,
+                "email": p.email[person],
+                "last_name": p.last_name[person],
+                "user_name": p.user_name[person],
+                "first_name": p.first_name[person],
                 "ext_person_id": p.ext_person_id[person],
             },
             "created_at": stamp,
@@ -328,9 +367,19 @@ class School:
         return person, pos
 
     @_locked
-    def update_enrollment(self, cls: ClassRecord, *, identified_by: str, identifier: str, first_name: str,
-                          last_name: str, role: str, display_name: str | None, email: str | None,
-                          ext_person_id: str | None) -> dict[str, Any]:
+    def update_enrollment(
+        self,
+        cls: ClassRecord,
+        *,
+        identified_by: str,
+        identifier: str,
+        first_name: str,
+        last_name: str,
+        role: str,
+        display_name: str | None,
+        email: str | None,
+        ext_person_id: str | None,
+    ) -> dict[str, Any]:
         """`email`/`ext_person_id` other than the identifying field are new values (None = unchanged)."""
         person, pos = self._enrolled_person(cls, identified_by, identifier)
         self._check_free(person, email, ext_person_id)
@@ -354,9 +403,11 @@ class School:
         person, _ = self._enrolled_person(cls, field, value)
         self._launch_counter += 1
         code = new_uuid(random.Random(f"{self.seed}|{cls.class_id}|{person}|{self._launch_counter}"))
-        return (f"https://{self.shape.org}.class.com/class.html?class_uuid={cls.class_id}"
-                f"&student_id={self.people.student_id[person]}&username={quote_plus(self.people.user_name[person])}"
-                f"&code={code}")
+        return (
+            f"https://{self.shape.org}.class.com/class.html?class_uuid={cls.class_id}"
+            f"&student_id={self.people.student_id[person]}&username={quote_plus(self.people.user_name[person])}"
+            f"&code={code}"
+        )
 
     # ------------------------------------------------------------------ activity
     def _activity(self, cls: ClassRecord, now: int) -> ClassActivity:
@@ -392,15 +443,17 @@ class School:
             tardy_after = s.start * 1000 + TARDY_AFTER_MS
             for person, join, leave in s.rows:
                 joined = 0 <= join <= now_ms
-                students.append({
-                    "student_id": p.student_id[person],
-                    "email": p.email[person],
-                    "ext_person_id": p.ext_person_id[person],
-                    "present": joined,
-                    "tardy": joined and join > tardy_after,
-                    "join_time": iso_ms(join) if joined else None,
-                    "leave_time": iso_ms(leave) if joined and leave <= now_ms else None,
-                })
+                students.append(
+                    {
+                        "student_id": p.student_id[person],
+                        "email": p.email[person],
+                        "ext_person_id": p.ext_person_id[person],
+                        "present": joined,
+                        "tardy": joined and join > tardy_after,
+                        "join_time": iso_ms(join) if joined else None,
+                        "leave_time": iso_ms(leave) if joined and leave <= now_ms else None,
+                    }
+                )
             sessions.append({"session_id": s.session_id, "start_time": iso_s(s.start), "end_time": iso_s(s.end), "students": students})
         return {"class_id": cls.class_id, "sessions": sessions}
 
@@ -415,31 +468,30 @@ class School:
             etype, evalue = TYPE_VALUES[codes[i]]
             start, end = starts[i], ends[i]
             duration = overrides.get(i) if overrides else None
-            out.append({
-                "student_id": sid[person],
-                "email": email[person],
-                "ext_person_id": ext[person],
-                "event_start": iso_ms(start),
-                "event_end": iso_ms(end),
-                "event_duration": (end - start) // 1000 * 60 if duration is None else duration,
-                "event_type": etype,
-                "event_value": evalue,
-            })
+            out.append(
+                {
+                    "student_id": sid[person],
+                    "email": email[person],
+                    "ext_person_id": ext[person],
+                    "event_start": iso_ms(start),
+                    "event_end": iso_ms(end),
+                    "event_duration": (end - start) // 1000 * 60 if duration is None else duration,
+                    "event_type": etype,
+                    "event_value": evalue,
+                }
+            )
         return out
 
     @_locked
-    def metrics_page(self, cls: ClassRecord, *, starting_after: int | None, ending_before: int | None,
-                     limit: int) -> list[dict[str, Any]]:
+    def metrics_page(self, cls: ClassRecord, *, starting_after: int | None, ending_before: int | None, limit: int) -> list[dict[str, Any]]:
         if cls.deferred:
             return []
         now = self.clock.now
         activity = self._activity(cls, now)
-        return self._event_dicts(activity, self._page_indices(activity, now, starting_after, ending_before, limit,
-                                                              self.readings))
+        return self._event_dicts(activity, self._page_indices(activity, now, starting_after, ending_before, limit, self.readings))
 
     @_locked
-    def metrics_page_json(self, cls: ClassRecord, *, starting_after: int | None, ending_before: int | None,
-                          limit: int) -> bytes:
+    def metrics_page_json(self, cls: ClassRecord, *, starting_after: int | None, ending_before: int | None, limit: int) -> bytes:
         """The same page as `metrics_page`, encoded straight to JSON column by column (render.py):
         the hot path of extraction."""
         if cls.deferred:
@@ -451,13 +503,16 @@ class School:
         p = self.people
 
         def person_prefix(person: int) -> str:
-            return (f'{{"student_id":{_dumps(p.student_id[person])},"email":{_dumps(p.email[person])},'
-                    f'"ext_person_id":{_dumps(p.ext_person_id[person])},"event_start":"')
+            return (
+                f'{{"student_id":{_dumps(p.student_id[person])},"email":{_dumps(p.email[person])},'
+                f'"ext_person_id":{_dumps(p.ext_person_id[person])},"event_start":"'
+            )
 
         return events_json(activity, indices, person_prefix, ascending=readings.metrics_order == "ascending")
 
-    def _page_indices(self, activity: ClassActivity, now: int, starting_after: int | None,
-                      ending_before: int | None, limit: int, readings: ApiReadings) -> list[int]:
+    def _page_indices(
+        self, activity: ClassActivity, now: int, starting_after: int | None, ending_before: int | None, limit: int, readings: ApiReadings
+    ) -> list[int]:
         """The events of one metrics page, in the order served, under `readings`."""
         if readings.starting_after_ignored:
             starting_after = None
@@ -466,11 +521,11 @@ class School:
             size = readings.page_cap if size is None else min(size, readings.page_cap)
         instant = readings.starting_after == "instant"
         if readings.metrics_order == "unordered":
-            matching = self._arbitrary_order(activity, activity.visible_indices(
-                now, starting_after, ending_before, after_instant=instant))
+            matching = self._arbitrary_order(activity, activity.visible_indices(now, starting_after, ending_before, after_instant=instant))
             return matching if size is None else matching[:size]
-        return activity.visible_indices(now, starting_after, ending_before, size, after_instant=instant,
-                                        newest_first=readings.metrics_order == "descending")
+        return activity.visible_indices(
+            now, starting_after, ending_before, size, after_instant=instant, newest_first=readings.metrics_order == "descending"
+        )
 
     def _arbitrary_order(self, activity: ClassActivity, indices: list[int]) -> list[int]:
         """`indices` sorted by a hash of each event (student, start, type/value): a fixed order that
@@ -510,9 +565,12 @@ class School:
                     seed=self.seed,
                     class_key=key64(cls.class_id),
                     sessions=[(sid, start, end) for start, end, sid in cls.schedules[:started]],
-                    roster=list(cls.roster), person_keys=self.people.key,
-                    person_student_ids=self.people.student_id, injected=list(cls.injected),
-                    event_scale=self.shape.event_scale, same_instant_values=self.readings.same_instant_values,
+                    roster=list(cls.roster),
+                    person_keys=self.people.key,
+                    person_student_ids=self.people.student_id,
+                    injected=list(cls.injected),
+                    event_scale=self.shape.event_scale,
+                    same_instant_values=self.readings.same_instant_values,
                 )
             total += activity.count_visible(now)
         return total
@@ -539,7 +597,9 @@ class School:
                 raise ValueError(f"event {n}: event_end must be between event_start and event_start + {MAX_EVENT_SPAN_MS} ms")
             code = CODE_OF.get((str(event.get("event_type")), str(event.get("event_value"))))
             if code is None:
-                raise ValueError(f"event {n}: ({event.get('event_type')!r}, {event.get('event_value')!r}) is not a documented event type/value")
+                raise ValueError(
+                    f"event {n}: ({event.get('event_type')!r}, {event.get('event_value')!r}) is not a documented event type/value"
+                )
             duration = event.get("event_duration")
             duration = reported_duration(start, end) if duration is None else int(duration)
             parsed.append((start, end, duration, person, code))
@@ -549,8 +609,7 @@ class School:
     # ------------------------------------------------------------------ schedules
     @_locked
     def schedules(self, cls: ClassRecord) -> list[dict[str, Any]]:
-        return [{"schedule_id": sid, "class_id": cls.class_id, "start_time": start, "end_time": end}
-                for start, end, sid in cls.schedules]
+        return [{"schedule_id": sid, "class_id": cls.class_id, "start_time": start, "end_time": end} for start, end, sid in cls.schedules]
 
     @_locked
     def add_schedule(self, cls: ClassRecord, start: int, end: int, timezone: str) -> str:
@@ -588,8 +647,7 @@ class School:
         return template.to_api()
 
     @_locked
-    def update_template(self, template_id: str, name: Any = MISSING, description: Any = MISSING,
-                        status: Any = MISSING) -> dict[str, Any]:
+    def update_template(self, template_id: str, name: Any = MISSING, description: Any = MISSING, status: Any = MISSING) -> dict[str, Any]:
         template = self.get_template(template_id)
         if name is not MISSING:
             template.name = name
@@ -698,13 +756,15 @@ class School:
                 continue
             for session in self.attendance(cls)["sessions"]:
                 for student in session["students"]:
-                    attendance.append({
-                        "class_id": cls.class_id,
-                        "session_id": session["session_id"],
-                        "session_start_time": session["start_time"],
-                        "session_end_time": session["end_time"],
-                        **student,
-                    })
+                    attendance.append(
+                        {
+                            "class_id": cls.class_id,
+                            "session_id": session["session_id"],
+                            "session_start_time": session["start_time"],
+                            "session_end_time": session["end_time"],
+                            **student,
+                        }
+                    )
             for event in self.iter_metrics(cls.class_id):
                 metrics.append({"class_id": cls.class_id, **event})
         return {
@@ -727,7 +787,7 @@ def paginate(records: list[R], page: int, limit: int, to_api: Callable[[R], Any]
     total = len(records)
     total_pages = math.ceil(total / limit)
     return {
-        "data": [to_api(r) for r in records[(page - 1) * limit: page * limit]],
+        "data": [to_api(r) for r in records[(page - 1) * limit : page * limit]],
         "pagination": {
             "total_records": total,
             "current_page": page,
@@ -740,7 +800,6 @@ def paginate(records: list[R], page: int, limit: int, to_api: Callable[[R], Any]
 
 def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode("utf-8")
-
 
 
 def _as_ms(value: Any, what: str) -> int:

@@ -42,8 +42,9 @@ class Validator:
     def present(self, field: str) -> bool:
         return self.raw(field) is not MISSING
 
-    def string(self, field: str, *, required: bool = False, nullable: bool = True, max_length: int = 255,
-               source_field: str | None = None) -> Any:
+    def string(
+        self, field: str, *, required: bool = False, nullable: bool = True, max_length: int = 255, source_field: str | None = None
+    ) -> Any:
         name = source_field or field
         value = self.raw(name)
         if value is MISSING or value is None:
@@ -66,8 +67,9 @@ class Validator:
             return MISSING
         return value
 
-    def integer(self, field: str, *, required: bool = False, minimum: int | None = None,
-                maximum: int | None = None, from_query: bool = False) -> Any:
+    def integer(
+        self, field: str, *, required: bool = False, minimum: int | None = None, maximum: int | None = None, from_query: bool = False
+    ) -> Any:
         value = self.raw(field)
         if value is MISSING or value is None:
             if required:
