@@ -243,13 +243,13 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    from .destinations import make_destination
+    from .destinations import make_destination, models_target
     from .sql import print_query
 
     _require_run(args.pipeline_name)
     destination, _ = make_destination(args.destination)
     pipeline = project.pipeline(args.pipeline_name, destination, args.dataset_name)
-    print_query(pipeline, args.query, max_rows=args.max_rows)
+    print_query(models_target(pipeline, args.models_database), args.query, max_rows=args.max_rows)
     return 0
 
 

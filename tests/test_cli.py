@@ -369,3 +369,27 @@ def test_emulator_on_a_busy_port_says_so_before_printing_a_key(capsys):
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.strip() == f"class-elt: error: cannot serve on 127.0.0.1:{port} (Address already in use): choose another port with --port"
+
+
+def test_the_readme_lists_every_command_and_flag_that_help_does():
+    import argparse
+
+    from class_source.cli import _parser
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme.split("Every command and flag", 1)[1].split("```", 2)[1]
+    documented: dict[str, set[str]] = {}
+    command = None
+    for line in block.splitlines():
+        words = line.split()
+        if words[:1] == ["class-elt"]:
+            command = words[1]
+            documented[command] = set()
+        if command:
+            documented[command] |= set(re.findall(r"\[(--[a-z-]+)", line))
+    subparsers = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
+    in_help = {
+        name: {flag for action in parser._actions for flag in action.option_strings if flag.startswith("--") and flag != "--help"}
+        for name, parser in subparsers.choices.items()
+    }
+    assert documented == in_help
