@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import random
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -200,6 +201,7 @@ class ClassApiClient:
         retry: RetryPolicy = RetryPolicy(),
         transport: httpx.AsyncBaseTransport | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        retries: Counter[str] | None = None,
     ) -> None:
         key = validate_api_key(api_key)
         register(key)  # before anything can quote it
@@ -210,6 +212,7 @@ class ClassApiClient:
         self.base_url = validate_base_url(base_url)
         self.host = urlsplit(self.base_url).netloc
         self._retry = retry
+        self.retries: Counter[str] = retries if retries is not None else Counter()  # retried requests by reason
         self._timeout_s = timeout_s
         self._semaphore = asyncio.Semaphore(max_concurrency)
         self._http = httpx.AsyncClient(
@@ -253,19 +256,19 @@ class ClassApiClient:
                     "response (max_response_mb); the API or a proxy in front of it is misbehaving"
                 ) from None
             except httpx.ConnectTimeout:
-                unreachable, failure = True, f"no connection within {self._timeout_s:g}s"
+                unreachable, failure, kind = True, f"no connection within {self._timeout_s:g}s", "connect timeout"
             except httpx.TimeoutException:
-                failure = f"no complete answer within {self._timeout_s:g}s (request_timeout_s)"
+                failure, kind = f"no complete answer within {self._timeout_s:g}s (request_timeout_s)", "timeout"
             except httpx.RequestError as exc:  # transport failures, and bodies that cannot be decoded
                 unreachable = isinstance(exc, httpx.ConnectError)
-                failure = redact(str(exc)) or type(exc).__name__
+                failure, kind = redact(str(exc)) or type(exc).__name__, "connection"
             else:
                 status = response.status_code
                 if status == 200:
                     try:
                         payload = await decode(body, where) if decode else decode_json(body, where)
                     except json.JSONDecodeError:
-                        failure = "200 with a body that is not JSON"
+                        failure, kind = "200 with a body that is not JSON", "not JSON"
                         if attempt >= self._retry.max_attempts:
                             raise BadResponseError(
                                 f"{where} answered 200 with a body that is not JSON after {attempt} attempts "
@@ -274,7 +277,7 @@ class ClassApiClient:
                     else:
                         return _checked_listing(payload, where)
                 elif status in RETRYABLE_STATUS:
-                    failure = f"HTTP {status}"
+                    failure, kind = f"HTTP {status}", str(status)
                     retry_after = response.headers.get("Retry-After")
                 else:
                     raise _status_error(status, body, where)
@@ -288,6 +291,7 @@ class ClassApiClient:
                     f"the Class API at {self.host} is unavailable, try again later"
                 )
             delay = self._retry.delay(attempt, retry_after)
+            self.retries[kind] += 1
             logger.info("%s failed (%s), retry %d in %.2fs", where, failure, attempt, delay)
             await asyncio.sleep(delay)
 

@@ -6,6 +6,7 @@ import shutil
 import sys
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -22,6 +23,7 @@ class Progress:
 
     def __init__(self) -> None:
         self.resources: dict[str, ResourceProgress] = {}
+        self.retries: Counter[str] = Counter()  # requests retried, by reason (HTTP status, timeout, ...)
         self._lock = threading.Lock()
 
     def start(self, resource: str, classes_total: int | None = None) -> None:
@@ -52,6 +54,13 @@ class Progress:
             parts.pop()
             line = " | ".join(parts) + " | …"
         return line if width is None else line[:width]
+
+    def retry_summary(self) -> str | None:
+        """'retried 16 requests: 429 x12, 503 x4', or None when nothing was retried."""
+        if not self.retries:
+            return None
+        reasons = ", ".join(f"{reason} x{count}" for reason, count in self.retries.most_common())
+        return f"retried {sum(self.retries.values())} request(s): {reasons}"
 
     def changed(self) -> None:
         """Hook for subclasses that display progress."""

@@ -60,6 +60,9 @@ def load(
         row_counts = normalized.row_counts if normalized else {}
         say(f"loaded {info.dataset_name} on {pipeline.destination.destination_name} in {load_seconds:.1f}s: {where}")
         _say_table_counts(pipeline, row_counts, events_before, say)
+        retried = progress.retry_summary() if progress is not None else None
+        if retried:
+            say(f"  {retried}")
         target = models if models is not None else pipeline
         if build_models:
             build(target, say)

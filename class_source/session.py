@@ -78,13 +78,14 @@ class ApiSession:
                 retry=RetryPolicy(max_attempts=max(1, max_retries + 1)),
                 max_response_bytes=max_response_bytes,
                 transport=transport,
+                retries=self.progress.retries,  # one count for the whole run, whichever client retried
             )
 
+        self.progress = progress or Progress()
         self._new_client = new_client
         self._client: ClassApiClient | None = new_client()  # validates the configuration now; opens nothing
         self.window = 2 * max_concurrency
         self.skip_missing_scopes = skip_missing_scopes
-        self.progress = progress or Progress()
         self.pii = pii or PiiPolicy()
         self._loop: EventLoopThread | None = None
         self._users = 0

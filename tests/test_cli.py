@@ -393,3 +393,16 @@ def test_the_readme_lists_every_command_and_flag_that_help_does():
         for name, parser in subparsers.choices.items()
     }
     assert documented == in_help
+
+
+def test_every_run_says_how_many_requests_it_retried_and_why(workdir, monkeypatch, capsys):
+    emulator = Emulator(seed=15, classes=5, faults=FaultConfig(rate=0.15, retry_after_s=0))
+    with emulator.serve() as base_url:
+        point_at(monkeypatch, base_url, emulator.mint_key(), request_timeout_s=3)
+        assert main(["run", "--no-models"]) == 0
+    injected = emulator.request_log.faults()
+    line = next(line.strip() for line in capsys.readouterr().out.splitlines() if line.strip().startswith("retried "))
+    assert 0 < int(line.split()[1]) <= sum(injected.values())
+    for status in (kind for kind in injected if kind.isdigit()):  # an injected 5xx/429 is retried once, as that status
+        assert f"{status} x{injected[status]}" in line, (line, injected)
+    assert_matches_truth(workdir / DATABASE, emulator.school.ground_truth())

@@ -13,6 +13,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -126,100 +129,67 @@ def table_names(database: Path) -> set[str]:
 # --- one run at a time per destination dataset, whoever starts it ------------------------------------
 
 
-def _hold_the_run(emulator: Emulator) -> None:
-    """Make a run sit in its metrics extract (after it took its locks) for a few seconds."""
+@contextmanager
+def a_run_holding_the_dataset(workdir: Path, seed: int, **env: str) -> Iterator[tuple[Emulator, str, str, dict[str, str], subprocess.Popen]]:
+    """`class-elt run` in its own process, sitting in its metrics extract (locks taken) while the
+    body runs; it must still be running when the body ends, then finish and load the ground truth."""
     from class_source.emulator import EndpointFaults
 
-    emulator.faults.endpoints["GET /api/v1/reporting/metrics"] = EndpointFaults(latency_ms=6000)
-
-
-def _wait_for_metrics(emulator: Emulator, process: subprocess.Popen) -> None:
-    import time
-
-    deadline = time.monotonic() + 120
-    while not emulator.request_log.counts().get("GET /api/v1/reporting/metrics"):
-        assert process.poll() is None, process.communicate()
-        assert time.monotonic() < deadline, "the first run never reached the metrics endpoint"
-        time.sleep(0.05)
-
-
-def test_a_second_working_directory_on_the_same_warehouse_is_refused(workdir, monkeypatch, capsys):
-    emulator = Emulator(seed=36, classes=3, latency_ms=50)
-    _hold_the_run(emulator)
+    emulator = Emulator(seed=seed, classes=3, latency_ms=50)
+    emulator.faults.endpoints["GET /api/v1/reporting/metrics"] = EndpointFaults(latency_ms=12_000)
     with emulator.serve() as base_url:
         key = emulator.mint_key()
-        env = dict(os.environ, SOURCES__CLASS_API__BASE_URL=base_url, SOURCES__CLASS_API__API_KEY=key)
-        first = subprocess.Popen(script_command("none", 0, *RUN), env=env, cwd=workdir,
+        environment = dict(os.environ, SOURCES__CLASS_API__BASE_URL=base_url, SOURCES__CLASS_API__API_KEY=key, **env)
+        first = subprocess.Popen(script_command("none", 0, *RUN), env=environment, cwd=workdir,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            _wait_for_metrics(emulator, first)
-            point_at(monkeypatch, base_url, key)
-            monkeypatch.setenv("DLT_DATA_DIR", str(workdir / "another_working_dir"))
-            capsys.readouterr()
-            assert main(RUN) == 1
-            assert first.poll() is None, "the first run ended before the second was refused"
+            deadline = time.monotonic() + 120
+            while not emulator.request_log.counts().get("GET /api/v1/reporting/metrics"):
+                assert first.poll() is None, first.communicate()
+                assert time.monotonic() < deadline, "the first run never reached the metrics endpoint"
+                time.sleep(0.05)
+            yield emulator, base_url, key, environment, first
+            assert first.poll() is None, "the first run ended before the second one was refused"
         finally:
-            out, err = first.communicate(timeout=300)
+            _, err = first.communicate(timeout=300)
     assert first.returncode == 0, err
+    assert_matches_truth(workdir / DATABASE, emulator.school.ground_truth())
+
+
+PLAIN_DLT_RUN = (
+    "import dlt, sys\n"
+    "from class_source import class_source\n"
+    "from class_source.cli import expected_failure\n"
+    "p = dlt.pipeline(pipeline_name='mine', destination=dlt.destinations.duckdb(sys.argv[1]), dataset_name='class_data')\n"
+    "try:\n"
+    "    p.run(class_source().with_resources('metrics'))\n"
+    "except Exception as exc:\n"
+    "    print(expected_failure(exc)); sys.exit(1)\n"
+)
+
+
+def test_while_class_elt_run_holds_a_warehouse_every_other_writer_is_refused(workdir, monkeypatch, capsys):
+    """One run holds the warehouse; meanwhile three others try it and are refused in one line each:
+    a second working directory, pipelines/class_pipeline.py, and code calling pipeline.run(class_source())
+    itself (the metrics resource takes the dataset lock while it reads the cursors)."""
+    script = Path(__file__).resolve().parents[1] / "pipelines" / "class_pipeline.py"
+    with a_run_holding_the_dataset(workdir, seed=36, DESTINATION__DUCKDB__CREDENTIALS=str(workdir / DATABASE)) as (
+        _, base_url, key, environment, first
+    ):
+        point_at(monkeypatch, base_url, key)
+        monkeypatch.setenv("DLT_DATA_DIR", str(workdir / "another_working_dir"))
+        capsys.readouterr()
+        assert main(RUN) == 1
+        pipeline_script = subprocess.run([sys.executable, str(script)], env=environment, cwd=workdir,
+                                         capture_output=True, text=True, timeout=300)
+        plain = subprocess.run([sys.executable, "-c", PLAIN_DLT_RUN, str(workdir / DATABASE)], env=environment,
+                               cwd=workdir, capture_output=True, text=True, timeout=300)
     refused = capsys.readouterr().err.strip().splitlines()
     assert len(refused) == 1, refused
     assert "another class-elt run writing dataset class_data of" in refused[0] and DATABASE in refused[0], refused[0]
     assert f"(pid {first.pid})" in refused[0]
-    assert_matches_truth(workdir / DATABASE, emulator.school.ground_truth())
-
-
-def test_the_pipeline_script_is_refused_while_class_elt_run_is_going(workdir):
-    emulator = Emulator(seed=37, classes=3, latency_ms=50)
-    _hold_the_run(emulator)
-    script = Path(__file__).resolve().parents[1] / "pipelines" / "class_pipeline.py"
-    with emulator.serve() as base_url:
-        key = emulator.mint_key()
-        env = dict(os.environ, SOURCES__CLASS_API__BASE_URL=base_url, SOURCES__CLASS_API__API_KEY=key,
-                   DESTINATION__DUCKDB__CREDENTIALS=str(workdir / DATABASE))
-        first = subprocess.Popen(script_command("none", 0, *RUN), env=env, cwd=workdir,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            _wait_for_metrics(emulator, first)
-            second = subprocess.run([sys.executable, str(script)], env=env, cwd=workdir, capture_output=True, text=True,
-                                    timeout=300)
-            assert first.poll() is None, "the first run ended before the script was refused"
-        finally:
-            out, err = first.communicate(timeout=300)
-    assert first.returncode == 0, err
-    assert second.returncode == 1, second.stderr
-    lines = second.stderr.strip().splitlines()
+    assert pipeline_script.returncode == 1, pipeline_script.stderr
+    lines = pipeline_script.stderr.strip().splitlines()
     assert len(lines) == 1 and "another class-elt run" in lines[0] and "is active" in lines[0], lines
-    assert_matches_truth(workdir / DATABASE, emulator.school.ground_truth())
-
-
-def test_a_plain_dlt_run_of_the_source_is_refused_while_class_elt_run_is_going(workdir):
-    """Code that calls pipeline.run(class_source()) itself, without the runner, is still refused: the
-    metrics resource takes the dataset lock while it reads the cursors."""
-    emulator = Emulator(seed=38, classes=3, latency_ms=50)
-    _hold_the_run(emulator)
-    plain = (
-        "import dlt, sys\n"
-        "from class_source import class_source\n"
-        "from class_source.cli import expected_failure\n"
-        "p = dlt.pipeline(pipeline_name='mine', destination=dlt.destinations.duckdb(sys.argv[1]), dataset_name='class_data')\n"
-        "try:\n"
-        "    p.run(class_source().with_resources('metrics'))\n"
-        "except Exception as exc:\n"
-        "    print(expected_failure(exc)); sys.exit(1)\n"
-    )
-    with emulator.serve() as base_url:
-        key = emulator.mint_key()
-        env = dict(os.environ, SOURCES__CLASS_API__BASE_URL=base_url, SOURCES__CLASS_API__API_KEY=key)
-        first = subprocess.Popen(script_command("none", 0, *RUN), env=env, cwd=workdir,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            _wait_for_metrics(emulator, first)
-            second = subprocess.run([sys.executable, "-c", plain, str(workdir / DATABASE)], env=env, cwd=workdir,
-                                    capture_output=True, text=True, timeout=300)
-            assert first.poll() is None, "the first run ended before the plain run was refused"
-        finally:
-            out, err = first.communicate(timeout=300)
-    assert first.returncode == 0, err
-    assert second.returncode == 1, second.stdout + second.stderr
-    assert "another class-elt run writing dataset class_data" in second.stdout, second.stdout
-    assert_matches_truth(workdir / DATABASE, emulator.school.ground_truth())
+    assert plain.returncode == 1, plain.stdout + plain.stderr
+    assert "another class-elt run writing dataset class_data" in plain.stdout, plain.stdout
