@@ -2,16 +2,18 @@
 attendance and in-class activity metrics.
 
 Snapshot resources replace their table on every run (so rows deleted in Class disappear), except
-`enrollments`, kept as dlt scd2 history (a removed enrollment is closed, not erased); `metrics` is
-incremental with one `starting_after` cursor per class, kept in this resource's dlt
-state and therefore committed in the same load package as the events it covers.
+`enrollments`, kept as dlt scd2 history (a removed enrollment is closed, not erased). `attendance`
+and `metrics` are asked only of the classes that may have met since their last read (activity.py):
+attendance replaces the rows of each class asked; metrics is incremental with one `starting_after`
+cursor per class, kept in this resource's dlt state and therefore committed in the same load
+package as the events it covers.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -24,6 +26,7 @@ import pyarrow.compute as pc
 from dlt.common.schema.typing import TScd2StrategyDict
 from dlt.common.typing import TSecretStrValue
 
+from .activity import ActivityRule, meetings_of
 from .client import BadResponseError, ConfigError
 from .lock import dataset_guard
 from .paging import ServerPageSize, expect_list, list_pages, metrics_pages
@@ -56,6 +59,8 @@ METRICS_KEY = KEYS["metrics"]
 # by), except in a backfill, whose ending_before selects by end: there only the key applies.
 EVENT_INSTANT = ("class_id", "student_id", "event_type", "event_start")
 ROSTER_HISTORY: TScd2StrategyDict = {"disposition": "merge", "strategy": "scd2"}
+CLASSES_LOADED = "class_id IN (SELECT class_id FROM {staging_table})"
+REMOVED = "_class_elt_removed"  # attendance: true on a marker row that deletes its class's rows (never stored)
 ARROW_BATCH_ROWS = 50_000  # fewer, larger items: dlt's per-item cost stays negligible
 
 
@@ -72,12 +77,15 @@ def class_source(
     max_retries: int = 6,
     max_response_mb: float = 64,
     metrics_page_size: int = 1000,
+    recheck_days: float = 7.0,
     pii: str = "keep",
     pii_salt: Optional[TSecretStrValue] = None,
 ) -> Any:
     """All of an organization's Class data (every argument is configuration: see README)."""
     if lookback_hours < 0:
         raise ConfigError(f"lookback_hours must be >= 0, got {lookback_hours}")
+    if recheck_days < 0:
+        raise ConfigError(f"recheck_days must be >= 0 (0: ask every class every run), got {recheck_days}")
     if not 1 <= metrics_page_size <= 1000:
         raise ConfigError(f"metrics_page_size must be between 1 and 1000, got {metrics_page_size}")
     start_s, end_s = _unix_seconds("start_date", start_date), _unix_seconds("end_date", end_date)
@@ -103,8 +111,8 @@ def class_source(
         templates(session),
         enrollments(session),
         schedules(session),
-        attendance(session),
-        _metrics_for_window(metrics(session, int(lookback_hours * 3600), start_s, end_s, metrics_page_size), end_s),
+        attendance(session, recheck_days),
+        _metrics_for_window(metrics(session, int(lookback_hours * 3600), recheck_days, start_s, end_s, metrics_page_size), end_s),
     )
 
 
@@ -191,58 +199,116 @@ def enrollments(session: ApiSession) -> Iterator[list[dict[str, Any]]]:
 def schedules(session: ApiSession) -> Iterator[pa.Table]:
     """Class dates of every regular and deferred class (GET /schedules per class), unix times as UTC timestamps."""
     if _runnable(session, "schedules"):
-        yield from _per_class_snapshot(session, "schedules", "/schedules", session.directory().all_ids)
+        yield from _per_class_snapshot(session, "schedules", "/schedules", session.directory().all_ids, get=session.schedules_of)
 
 
-@dlt.resource(name="attendance", primary_key=KEYS["attendance"], write_disposition="replace", parallelized=True)
+@dlt.resource(
+    name="attendance",
+    primary_key=KEYS["attendance"],
+    # the classes in this load lose all their stored rows (a semi-join; a class merge key would be
+    # OR-ed with the primary key by dlt and join every stored row with every new row of its class)
+    write_disposition={"disposition": "merge", "strategy": "delete-insert", "destination_scope": CLASSES_LOADED},
+    columns={REMOVED: {"data_type": "bool", "nullable": True, "hard_delete": True}},
+    parallelized=True,
+)
 @_extracting
-def attendance(session: ApiSession) -> Iterator[pa.Table]:
-    """Attendance of every started session, flattened to one row per class, session and student."""
-    if _runnable(session, "attendance"):
-        yield from _per_class_snapshot(session, "attendance", "/reporting/attendance", session.directory().regular_ids, _flatten_attendance)
+def attendance(session: ApiSession, recheck_days: float) -> Iterator[pa.Table]:
+    """Attendance of every started session, one row per class, session and student; each class read
+    replaces that class's rows, and a run reads only the classes that may have met since their last
+    read (README, "Which classes a run asks"); a class no longer listed loses its rows."""
+    if not _runnable(session, "attendance"):
+        return
+    state = dlt.current.resource_state()
+    read_at: dict[str, int] = state.setdefault("read_at_s", {})
+    class_ids = session.directory().regular_ids
+    listed = set(class_ids)
+    gone = [class_id for class_id in read_at if class_id not in listed]
+    for class_id in gone:
+        del read_at[class_id]
+    rule = _activity_rule(session, recheck_days)
+    asks = _asks(session, rule, dict(read_at))
+    session.progress.start("attendance", len(class_ids))
+
+    async def fetch(class_id: str):  # type: ignore[no-untyped-def]
+        if await asks(class_id):
+            yield await session.client.get("/reporting/attendance", {"class_id": class_id})
+        else:
+            yield _SKIPPED
+
+    batch = _Batcher("attendance")
+    yield from batch.add(_removals(gone))
+    repeated, skipped = 0, 0
+    for class_id, body in session.per_class(class_ids, fetch):
+        if body is _SKIPPED:
+            skipped += 1
+            session.progress.advance("attendance", classes=1)
+            continue
+        typed = _typed(session, "attendance", _flatten_attendance(class_id, body), {"class_id": class_id})
+        rows = _unique("attendance", typed, warn=False)
+        repeated += typed.num_rows - rows.num_rows
+        read_at[class_id] = rule.now_s
+        session.progress.advance("attendance", rows=rows.num_rows, classes=1)
+        yield from batch.add(rows.append_column(REMOVED, pa.nulls(rows.num_rows, pa.bool_())) if rows.num_rows else _removals([class_id]))
+    yield from batch.flush()
+    _warn_repeated("attendance", repeated)
+    _log_skipped("attendance", skipped, len(class_ids))
 
 
 @dlt.resource(name="metrics", primary_key=METRICS_KEY, merge_key=EVENT_INSTANT, write_disposition="merge", parallelized=True)
 @_extracting
-def metrics(session: ApiSession, lookback_s: int, start_s: Optional[int], end_s: Optional[int], page_size: int) -> Iterator[pa.Table]:
-    """Activity events of every class, incremental per class on `starting_after`, re-reading `lookback_s`
-    before each class's cursor so events that end late still land; merged on the event's natural key,
-    first load included, so a retried or repeated load never duplicates an event."""
+def metrics(
+    session: ApiSession, lookback_s: int, recheck_days: float, start_s: Optional[int], end_s: Optional[int], page_size: int
+) -> Iterator[pa.Table]:
+    """Activity events of every class, incremental per class on `starting_after`, re-reading the lookback
+    before each class's cursor so events that end late still land, and asking only the classes that
+    may have met since their last read; merged on the event's natural key, first load included, so a
+    retried or repeated load never duplicates an event."""
     if not _runnable(session, "metrics"):
         return
     with dataset_guard(dlt.current.pipeline()):  # the cursors below must not be read by two runs at once
-        yield from _metrics(session, lookback_s, start_s, end_s, page_size)
+        yield from _metrics(session, lookback_s, _activity_rule(session, recheck_days), start_s, end_s, page_size)
 
 
-def _metrics(session: ApiSession, lookback_s: int, start_s: Optional[int], end_s: Optional[int], page_size: int) -> Iterator[pa.Table]:
+def _metrics(
+    session: ApiSession, lookback_s: int, rule: ActivityRule, start_s: Optional[int], end_s: Optional[int], page_size: int
+) -> Iterator[pa.Table]:
     backfill = end_s is not None  # an explicit window: read it, leave the cursors alone
     state = dlt.current.resource_state()
     cursors: dict[str, int] = state.setdefault("last_event_start_ms", {})
+    read_at: dict[str, int] = state.setdefault("read_at_s", {})
     class_ids = session.directory().regular_ids
     starting_after = {
         class_id: _metrics_starting_after(None if backfill else cursors.get(class_id), lookback_s, start_s) for class_id in class_ids
     }
+    # a backfill reads its whole window; otherwise a class that cannot have met since its last read is not asked
+    asks = _asks(session, rule, {} if backfill else dict(read_at))
+    skipped = 0
     # a server seen filling pages of this size in an earlier run is trusted to keep doing so (were it
     # to start capping them, the events past a capped page land one run later: cursors only pass
     # events loaded); otherwise this run confirms short pages until it sees a full one
     server = ServerPageSize(page_size, fills_pages=state.get("server_fills_pages_of", 0) >= page_size)
     session.progress.start("metrics", len(class_ids))
 
-    def fetch(class_id: str):  # type: ignore[no-untyped-def]
-        return _pages_then_done(
-            metrics_pages(
-                session.client,
-                class_id,
-                starting_after=starting_after[class_id],
-                ending_before=end_s,
-                page_size=page_size,
-                server=server,
-            )
+    async def fetch(class_id: str):  # type: ignore[no-untyped-def]
+        if not await asks(class_id):
+            yield _SKIPPED
+            return
+        pages = metrics_pages(
+            session.client, class_id, starting_after=starting_after[class_id], ending_before=end_s, page_size=page_size, server=server
         )
+        async for page in pages:
+            yield page
+        yield None  # the class is complete (progress counts finished classes)
 
     batch = _Batcher("metrics")
     for class_id, page in session.per_class(class_ids, fetch, weight=3):
+        if page is _SKIPPED:
+            skipped += 1
+            session.progress.advance("metrics", classes=1)
+            continue
         if page is None:
+            if not backfill:
+                read_at[class_id] = rule.now_s
             session.progress.advance("metrics", classes=1)
             continue
         table = session.pii.apply("metrics", page)
@@ -254,6 +320,7 @@ def _metrics(session: ApiSession, lookback_s: int, start_s: Optional[int], end_s
         session.progress.advance("metrics", rows=table.num_rows)
         yield from batch.add(table)
     yield from batch.flush()
+    _log_skipped("metrics", skipped, len(class_ids))
     if server.fills_pages:
         state["server_fills_pages_of"] = max(page_size, state.get("server_fills_pages_of", 0))
     if server.confirmations:
@@ -261,6 +328,42 @@ def _metrics(session: ApiSession, lookback_s: int, start_s: Optional[int], end_s
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
+
+_SKIPPED = object()  # a class the activity rule did not ask
+
+
+def _activity_rule(session: ApiSession, recheck_days: float) -> ActivityRule:
+    """This run's activity rule; it asks every class when the API sends no clock (no Date header),
+    the key cannot read schedules, or recheck_days is 0."""
+    now_s = session.directory().server_now_s
+    if now_s is None or not recheck_days or not session.can_read_schedules():
+        return ActivityRule(now_s=now_s or 0, recheck_s=None)
+    return ActivityRule(now_s=now_s, recheck_s=int(recheck_days * 86400))
+
+
+def _asks(session: ApiSession, rule: ActivityRule, read_at: dict[str, int]) -> Callable[[str], Awaitable[bool]]:
+    """Whether to ask a class this run (on the event loop: may wait for the class's schedules)."""
+
+    async def asks(class_id: str) -> bool:
+        last_read_s = read_at.get(class_id)
+        if rule.recheck_s is None or last_read_s is None:
+            return True
+        return rule.needs_reading(last_read_s, meetings_of(await session.schedules_of(class_id)))
+
+    return asks
+
+
+def _removals(class_ids: Sequence[str]) -> pa.Table:
+    """One marker row per class whose stored attendance rows must go (the class is gone, or has none)."""
+    rows = [{"class_id": class_id, "session_id": "", "student_id": ""} for class_id in class_ids]
+    table = to_table("attendance", rows)
+    return table.append_column(REMOVED, pa.array([True] * len(rows), pa.bool_()))
+
+
+def _log_skipped(resource: str, skipped: int, classes: int) -> None:
+    if skipped:
+        logger.info("%s: %d of %d classes not asked (no scheduled meeting since their last read)", resource, skipped, classes)
 
 
 def _metrics_for_window(resource: Any, end_s: Optional[int]) -> Any:
@@ -312,11 +415,12 @@ def _per_class_snapshot(
     path: str,
     class_ids: Sequence[str],
     flatten: Any = None,
+    get: Optional[Callable[[str], Awaitable[Any]]] = None,
 ) -> Iterator[pa.Table]:
     session.progress.start(table, len(class_ids))
 
     async def fetch(class_id: str):  # type: ignore[no-untyped-def]
-        yield await session.client.get(path, {"class_id": class_id})
+        yield await (get(class_id) if get else session.client.get(path, {"class_id": class_id}))
 
     batch = _Batcher(table)
     repeated = 0
@@ -344,13 +448,6 @@ def _flatten_attendance(class_id: str, body: Any) -> list[dict[str, Any]]:
         for student in session.get("students") or []:
             rows.append({**student, **header})
     return rows
-
-
-async def _pages_then_done(pages: Any):  # type: ignore[no-untyped-def]
-    """Each page, then None once the class is complete (so progress can count finished classes)."""
-    async for page in pages:
-        yield page
-    yield None
 
 
 def _metrics_starting_after(cursor_ms: Optional[int], lookback_s: int, start_s: Optional[int]) -> Optional[int]:

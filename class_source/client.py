@@ -224,6 +224,7 @@ class ClassApiClient:
             transport=transport or AiohttpTransport(max_concurrency, deadline_s=timeout_s, max_response_bytes=max_response_bytes),
         )
         self.requests_sent = 0
+        self.server_date: str | None = None  # the Date header of the latest 200: the API's clock
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -265,6 +266,7 @@ class ClassApiClient:
             else:
                 status = response.status_code
                 if status == 200:
+                    self.server_date = response.headers.get("date", self.server_date)
                     try:
                         payload = await decode(body, where) if decode else decode_json(body, where)
                     except json.JSONDecodeError:

@@ -229,8 +229,9 @@ def adapt_source(source: Any, destination: Any, run_kwargs: Mapping[str, Any]) -
     items (most of csv's cost is writing the csv). Resources with a json column (users) keep dlt's
     default, since ADBC cannot copy into the jsonb column an existing table has.
 
-    A merge strategy the destination lacks would fail the whole run in extract. The only case the
-    connector meets is a table kept as dlt `scd2` history (enrollments) on Delta, which supports
+    A merge strategy the destination lacks would fail the whole run in extract. On Delta, attendance
+    (replaced class by class with delete-insert elsewhere) is upserted by key instead. The other case
+    the connector meets is a table kept as dlt `scd2` history (enrollments) on Delta, which supports
     upsert, insert-only and cdc only: there the table is replaced each run instead (the current
     roster), with `_dlt_valid_from` = this run's start and `_dlt_valid_to` null, so the models
     still build and read every row as current. The lake keeps no roster history; say so loudly.
@@ -254,6 +255,15 @@ def adapt_source(source: Any, destination: Any, run_kwargs: Mapping[str, Any]) -
         strategy = hints.get("x-merge-strategy")  # type: ignore[misc]
         if strategy is None or strategy in supported:
             continue  # no strategy: dlt takes the destination's first (upsert on Delta)
+        if strategy == "delete-insert" and "upsert" in supported:  # attendance on Delta
+            logger.warning(
+                "%s on %s%s: rows are upserted by key, so rows of a class deleted in Class stay",
+                resource.name,
+                destination.destination_name,
+                f" ({table_format})" if table_format else "",
+            )
+            resource.apply_hints(write_disposition={"disposition": "merge", "strategy": "upsert"})
+            continue
         if strategy != "scd2":
             raise DestinationError(
                 f"table {resource.name} merges with strategy {strategy}, which {destination.destination_name}"

@@ -12,6 +12,8 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timezone
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import httpx
@@ -33,6 +35,7 @@ class ClassDirectory:
 
     classes: list[dict[str, Any]] = field(default_factory=list)
     deferred_classes: list[dict[str, Any]] = field(default_factory=list)
+    server_now_s: int | None = None  # the API's clock when it listed them (its Date header), if it sent one
 
     @property
     def regular_ids(self) -> list[str]:
@@ -93,6 +96,7 @@ class ApiSession:
         self._lock = threading.Lock()  # the scopes and the class listing, fetched once
         self._granted: dict[str, bool] | None = None
         self._directory: ClassDirectory | None = None
+        self._schedules: dict[str, asyncio.Future[Any]] = {}  # touched on the event loop only
 
     @property
     def client(self) -> ClassApiClient:
@@ -122,7 +126,7 @@ class ApiSession:
 
     def _shut(self) -> None:
         loop, client = self._loop, self._client
-        self._loop, self._client = None, None
+        self._loop, self._client, self._schedules = None, None, {}
         if loop is not None:
             _close(loop, client)
 
@@ -157,9 +161,23 @@ class ApiSession:
 
     async def _list_classes(self) -> ClassDirectory:
         regular, deferred = await asyncio.gather(self.client.get("/classes"), self.client.get("/classes", {"deferred": "true"}))
-        return ClassDirectory(expect_list(regular, "/classes"), expect_list(deferred, "/classes?deferred=true"))
+        return ClassDirectory(
+            expect_list(regular, "/classes"), expect_list(deferred, "/classes?deferred=true"), _unix_s(self.client.server_date)
+        )
+
+    async def schedules_of(self, class_id: str) -> Any:
+        """GET /schedules of one class, requested once per run by whichever resource asks first
+        (the schedules resource loads it, the activity rule reads it)."""
+        task = self._schedules.get(class_id)
+        if task is None:
+            task = self._schedules[class_id] = asyncio.ensure_future(self.client.get("/schedules", {"class_id": class_id}))
+        return await asyncio.shield(task)  # one asker cancelled must not cancel the other's answer
 
     # --- running requests ---------------------------------------------------------------------
+    def can_read_schedules(self) -> bool:
+        granted = self.granted_scopes()
+        return all(granted.get(scope) for scope in RESOURCE_SCOPES["schedules"])
+
     def run(self, coro: Any) -> Any:
         return self._running_loop().run(coro)
 
@@ -190,6 +208,14 @@ class ApiSession:
         """Close the API now (for use outside a source, e.g. `class-elt check`)."""
         with self._open_lock:
             self._shut()
+
+
+def _unix_s(http_date: str | None) -> int | None:
+    try:
+        parsed = parsedate_to_datetime(http_date) if http_date else None
+    except (TypeError, ValueError):  # a Date header that is not an HTTP date: as if there were none
+        return None
+    return None if parsed is None else int(parsed.replace(tzinfo=parsed.tzinfo or timezone.utc).timestamp())
 
 
 def _close(loop: EventLoopThread, client: ClassApiClient | None) -> None:

@@ -142,6 +142,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from email.utils import formatdate
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
 
 import orjson
@@ -660,7 +661,10 @@ def _api_routes(emu: "Emulator") -> list[Route]:
                         require_scope(key, endpoint.scope)
                 except ApiError as error:
                     return json_response(error.status, error.body, error.headers)
-                return json_response(status, payload)
+                response = json_response(status, payload)
+                if emu.readings.server_date:  # the API's clock is the emulator's, not the machine's
+                    response.headers["date"] = formatdate(emu.clock.now, usegmt=True)
+                return response
 
             return dispatch
 

@@ -51,6 +51,8 @@ class ApiReadings:
         each session's students, for attendance); paged users are paged over the listing with the
         repeat. Lookups of one record are unaffected.
     starting_after_ignored: the metrics endpoint validates starting_after, then ignores it.
+    server_date: every API answer carries a `Date` header with the emulator's clock (False: none,
+        as a server without a clock may do; the connector then reads every class every run).
     scope_check_order: "scope-first" answers 403 before any 400/404; "validation-first" answers a
         read (GET) request's 400/404 before its 403 (writes keep scope first: the emulator cannot
         validate a write without performing it).
@@ -64,6 +66,7 @@ class ApiReadings:
     repeated_records: frozenset[str] = field(default_factory=frozenset)
     starting_after_ignored: bool = False
     scope_check_order: str = "scope-first"
+    server_date: bool = True
 
     def __post_init__(self) -> None:
         _choice("starting_after", self.starting_after, STARTING_AFTER_READINGS)
@@ -71,7 +74,7 @@ class ApiReadings:
         _choice("scope_check_order", self.scope_check_order, SCOPE_CHECK_ORDERS)
         if self.page_cap is not None and (isinstance(self.page_cap, bool) or not isinstance(self.page_cap, int) or self.page_cap < 1):
             raise ValueError(f"page_cap must be a positive integer or None, got {self.page_cap!r}")
-        for name in ("limit_ignored", "same_instant_values", "starting_after_ignored"):
+        for name in ("limit_ignored", "same_instant_values", "starting_after_ignored", "server_date"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
         object.__setattr__(self, "repeated_records", _listings(self.repeated_records))
@@ -164,6 +167,7 @@ def add_reading_arguments(parser: argparse.ArgumentParser) -> None:
         default="scope-first",
         help="403 before 400/404 (scope-first) or after (validation-first)",
     )
+    group.add_argument("--no-server-date", action="store_true", help="send no Date header (a server without a clock)")
 
 
 def readings_from_args(args: argparse.Namespace) -> ApiReadings:
@@ -178,4 +182,5 @@ def readings_from_args(args: argparse.Namespace) -> ApiReadings:
         repeated_records=frozenset(LISTINGS) if listings == ["all"] else frozenset(listings),
         starting_after_ignored=args.starting_after_ignored,
         scope_check_order=args.scope_check_order,
+        server_date=not args.no_server_date,
     )

@@ -21,8 +21,11 @@ class _QuietInjectedFaults(logging.Filter):
 
 def _config(app: Any, host: str, port: int, log_level: str) -> uvicorn.Config:
     logging.getLogger("uvicorn.error").addFilter(_QuietInjectedFaults())
-    # h11: the pure-Python protocol whose request cycle exposes the socket for injected drops.
-    return uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False, lifespan="off", http="h11", loop="asyncio")
+    # h11: the pure-Python protocol whose request cycle exposes the socket for injected drops. No Date
+    # header of uvicorn's: the emulator dates its API answers with its own clock (app.py).
+    return uvicorn.Config(
+        app, host=host, port=port, log_level=log_level, access_log=False, lifespan="off", http="h11", loop="asyncio", date_header=False
+    )
 
 
 @contextlib.contextmanager

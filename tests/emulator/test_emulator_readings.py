@@ -76,7 +76,7 @@ def test_default_readings_are_the_emulators_own_reading() -> None:
     assert ApiReadings().to_json() == {
         "starting_after": "whole-second", "metrics_order": "ascending", "page_cap": None, "limit_ignored": False,
         "same_instant_values": False, "repeated_records": [], "starting_after_ignored": False,
-        "scope_check_order": "scope-first",
+        "scope_check_order": "scope-first", "server_date": True,
     }
 
 
