@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from dlt.common.schema.typing import TScd2StrategyDict
 from dlt.common.typing import TSecretStrValue
 
-from .client import BadResponseError, ConfigError
+from .errors import BadResponseError, ConfigError
 from .lock import dataset_guard
 from .paging import ServerPageSize, expect_list, list_pages, metrics_pages
 from .pii import PiiPolicy

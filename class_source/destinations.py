@@ -34,7 +34,7 @@ from typing import Any, Optional
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .client import ConfigError
+from .errors import DestinationError, ModelError
 
 __all__ = [
     "DESTINATIONS",
@@ -75,10 +75,6 @@ DESTINATIONS: dict[str, _Spec] = {
 
 LAKE_TABLE_FORMATS = ("delta",)
 TRANSACTIONAL_DUCKDB = ("duckdb", "motherduck")
-
-
-class DestinationError(ConfigError):
-    """A destination class-elt cannot load into as configured (one line, exit code 1)."""
 
 
 def make_destination(name: str, *, validate: bool = True, **options: Any) -> tuple[Any, dict[str, Any]]:
@@ -358,8 +354,6 @@ class LakeModels:
         from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
         from dlt.destinations.impl.filesystem.sql_client import FilesystemSqlClient
 
-        from .models import ModelError
-
         delta_tables = _delta_tables(self.pipeline)  # checked before the models file is created
         if not delta_tables:
             raise ModelError(
@@ -477,8 +471,6 @@ def _delta_tables(pipeline: Any) -> dict[str, Any]:
 def _check_plain_parquet(name: str, table: Any) -> None:
     """read_parquet reads a snapshot's files exactly only without deletion vectors, column mapping or
     partitions; delta-rs (what dlt writes with) uses none of them, but a table changed by other tools might."""
-    from .models import ModelError
-
     protocol = table.protocol()
     features = set(protocol.reader_features or ())
     unsupported = features & {"deletionVectors", "columnMapping"}

@@ -18,16 +18,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .client import ClassApiError
+from .errors import RunLockedError
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: no advisory locks, runs are not serialized
     fcntl = None  # type: ignore[assignment]
-
-
-class RunLockedError(ClassApiError):
-    """Another run holds the pipeline or the destination dataset."""
 
 
 _held: set[str] = set()  # lock files this process holds

@@ -53,7 +53,8 @@ from sqlglot import exp
 from sqlglot.errors import ParseError
 from sqlglot.optimizer.scope import traverse_scope
 
-from .model_docs import DocsError, ModelDocs, checks_sql, comment_statements, load_docs
+from .errors import DocsError, ModelError
+from .model_docs import ModelDocs, checks_sql, comment_statements, load_docs
 from .records import TABLE_SCHEMAS, warehouse_columns
 
 __all__ = [
@@ -109,10 +110,6 @@ _KEY_COLUMN = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<nullable>\?)?$")
 GRAIN_EXAMPLES = 3  # offending keys quoted in a grain error
 
 logger = logging.getLogger(__name__)
-
-
-class ModelError(Exception):
-    """A model cannot be loaded, rendered, built or fails its grain check (one-line message)."""
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from typing import Any
 
 import duckdb
 
-from .client import ConfigError
+from .errors import PublishError
 
 __all__ = ["DEFAULT_STORAGE_VERSION", "PublishError", "configured_storage_version", "mart_names", "publish"]
 
@@ -31,10 +31,6 @@ __all__ = ["DEFAULT_STORAGE_VERSION", "PublishError", "configured_storage_versio
 DEFAULT_STORAGE_VERSION = "v1.0.0"
 ARROW_CHUNK_ROWS = 200_000  # rows per batch copied: bounds memory on the largest fact table
 _STORAGE_VERSION = re.compile(r"^v\d+\.\d+\.\d+$")
-
-
-class PublishError(ConfigError):
-    """The BI copy cannot be written as asked (one line, exit code 1)."""
 
 
 def mart_names() -> list[str]:

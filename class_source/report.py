@@ -21,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .client import ConfigError
+from .errors import ReportError
 
 __all__ = ["ReportData", "ReportError", "default_report_path", "query_report_data", "render_report", "write_report"]
 
@@ -147,10 +147,6 @@ def write_report(target: Any, path: str | Path, *, title: str | None = None) -> 
     temporary.write_text(render_report(data), encoding="utf-8")
     os.replace(temporary, destination)
     return destination
-
-
-class ReportError(ConfigError):
-    """The report cannot be built from this dataset (one line, exit code 1)."""
 
 
 def query_report_data(target: Any, *, title: str | None = None) -> ReportData:
