@@ -75,7 +75,7 @@ def _log_to_stderr() -> None:
 
 def expected_failure(exc: BaseException) -> str | None:
     """The one-line reason of an expected failure anywhere in `exc`'s chain, else None."""
-    from dlt.common.configuration.exceptions import ConfigFieldMissingException
+    from .dlt_compat import ConfigFieldMissingException
 
     seen: set[int] = set()
     pending: list[BaseException | None] = [exc]

@@ -131,7 +131,8 @@ def _postgres_credentials_the_libpq_way() -> Any:
     import os
 
     import dlt
-    from dlt.destinations.impl.postgres.configuration import PostgresCredentials
+
+    from .dlt_compat import PostgresCredentials
 
     configured: Any = dlt.secrets.get("destination.postgres.credentials")
     if not isinstance(configured, str) or "://" not in configured:
@@ -152,7 +153,7 @@ _PIPELINE_FIELDS = frozenset({"dataset_name", "local_dir", "pipeline_name", "def
 
 
 def _require_configuration(name: str, destination: Any) -> None:
-    from dlt.common.configuration.exceptions import ConfigFieldMissingException, ConfigurationException
+    from .dlt_compat import ConfigFieldMissingException, ConfigurationException
 
     try:
         destination.configuration(None)
@@ -171,7 +172,7 @@ def _require_configuration(name: str, destination: Any) -> None:
 def destination_failure(exc: BaseException) -> Optional[str]:
     """One line for an expected destination failure (it cannot be reached), else None; the CLI
     prints it instead of a traceback."""
-    from dlt.destinations.exceptions import DestinationConnectionError
+    from .dlt_compat import DestinationConnectionError
 
     locked = _DUCKDB_FILE_LOCKED.search(str(exc))
     if locked:
@@ -238,16 +239,15 @@ def adapt_source(source: Any, destination: Any, run_kwargs: Mapping[str, Any]) -
         for resource in source.selected_resources.values():
             if resource.compute_table_schema().get("file_format") in (None, "preferred"):
                 resource.apply_hints(file_format="parquet")
-    capabilities = destination.capabilities()
+    from .dlt_compat import merge_strategy, supported_merge_strategies
+
     table_format = run_kwargs.get("table_format")
-    supported = list(capabilities.supported_merge_strategies or [])
-    if capabilities.merge_strategies_selector is not None:
-        supported = list(capabilities.merge_strategies_selector(supported, table_schema={"table_format": table_format}))
+    supported = supported_merge_strategies(destination, table_format)
     for resource in source.selected_resources.values():
         hints = resource.compute_table_schema()
         if hints.get("write_disposition") != "merge":
             continue
-        strategy = hints.get("x-merge-strategy")  # type: ignore[misc]
+        strategy = merge_strategy(hints)
         if strategy is None or strategy in supported:
             continue  # no strategy: dlt takes the destination's first (upsert on Delta)
         if strategy != "scd2":
@@ -286,22 +286,25 @@ def _destination_short_type(destination: Any) -> str:
 
 
 def _current_rows_only(resource: Any) -> None:
+    from .dlt_compat import SCD2_VALIDITY_COLUMNS
+
     # the validity columns dlt's scd2 would add, which the models read
+    valid_from_column, valid_to_column = SCD2_VALIDITY_COLUMNS
     valid_from = dt.datetime.now(dt.timezone.utc)
     resource.apply_hints(
         write_disposition="replace",
         columns={
-            "_dlt_valid_from": {"data_type": "timestamp", "timezone": True, "nullable": False},
-            "_dlt_valid_to": {"data_type": "timestamp", "timezone": True, "nullable": True},
+            valid_from_column: {"data_type": "timestamp", "timezone": True, "nullable": False},
+            valid_to_column: {"data_type": "timestamp", "timezone": True, "nullable": True},
         },
     )
 
     def add_validity(item: Any) -> Any:
         if isinstance(item, (pa.Table, pa.RecordBatch)):
             rows = item.num_rows
-            item = item.append_column("_dlt_valid_from", pa.array([valid_from] * rows, pa.timestamp("us", tz="UTC")))
-            return item.append_column("_dlt_valid_to", pa.nulls(rows, pa.timestamp("us", tz="UTC")))
-        return {**item, "_dlt_valid_from": valid_from, "_dlt_valid_to": None}
+            item = item.append_column(valid_from_column, pa.array([valid_from] * rows, pa.timestamp("us", tz="UTC")))
+            return item.append_column(valid_to_column, pa.nulls(rows, pa.timestamp("us", tz="UTC")))
+        return {**item, valid_from_column: valid_from, valid_to_column: None}
 
     resource.add_map(add_validity)
 
@@ -351,8 +354,7 @@ class LakeModels:
 
     def sql_client(self) -> Any:
         """A dlt SQL client on the models database, with the lake's current tables as views."""
-        from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
-        from dlt.destinations.impl.filesystem.sql_client import FilesystemSqlClient
+        from .dlt_compat import lake_sql_client
 
         delta_tables = _delta_tables(self.pipeline)  # checked before the models file is created
         if not delta_tables:
@@ -360,11 +362,7 @@ class LakeModels:
                 f"dataset {self.pipeline.dataset_name} has no Delta tables at {_bucket(self.pipeline)}: run the pipeline first"
             )
         self.database.parent.mkdir(parents=True, exist_ok=True)
-        client = FilesystemSqlClient(
-            self.pipeline.destination_client(),
-            self.pipeline.dataset_name,
-            cache_db=DuckDbCredentials(str(self.database)),
-        )
+        client = lake_sql_client(self.pipeline.destination_client(), self.pipeline.dataset_name, self.database)
         with client:
             refresh_lake_views(client, delta_tables)
         return client
@@ -458,12 +456,13 @@ def _is_filesystem(pipeline: Any) -> bool:
 
 def _delta_tables(pipeline: Any) -> dict[str, Any]:
     from deltalake.exceptions import TableNotFoundError
-    from dlt.common.libs.deltalake import get_delta_tables
+
+    from .dlt_compat import delta_tables
 
     if pipeline.default_schema_name is None:
         return {}
     try:
-        return get_delta_tables(pipeline)
+        return delta_tables(pipeline)
     except TableNotFoundError:  # the schema knows tables whose folders are gone (e.g. a dropped bucket)
         return {}
 

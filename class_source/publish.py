@@ -109,7 +109,7 @@ def _copy_table(client: Any, copy: Any, qualified_target: str, name: str) -> Non
 
 
 def _batches_of_mart(client: Any, query: str, name: str) -> Iterator[Any]:
-    from dlt.destinations.exceptions import DatabaseUndefinedRelation
+    from .dlt_compat import DatabaseUndefinedRelation
 
     try:
         yield from _arrow_batches(client, query)

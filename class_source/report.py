@@ -151,9 +151,8 @@ def write_report(target: Any, path: str | Path, *, title: str | None = None) -> 
 
 def query_report_data(target: Any, *, title: str | None = None) -> ReportData:
     """Run the report's queries on the marts of `target` (a pipeline, or destinations.LakeModels)."""
-    from dlt.destinations.exceptions import DatabaseUndefinedRelation
-
     from .destinations import LakeModels
+    from .dlt_compat import DatabaseUndefinedRelation
 
     with target.sql_client() as client:
         names = {mart: client.make_qualified_table_name(mart) for mart in MARTS}
