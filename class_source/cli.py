@@ -100,7 +100,7 @@ def expected_failure(exc: BaseException) -> str | None:
 
 
 def _destination_failure(exc: BaseException) -> str | None:
-    from .destinations import destination_failure
+    from .destination_failures import destination_failure
 
     return destination_failure(exc)
 
@@ -118,7 +118,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     import dlt
 
     from . import embedded_source
-    from .destinations import adapt_source, make_destination, models_target
+    from .destination_fit import adapt_source
+    from .destinations import make_destination
+    from .lake import models_target
     from .progress import TerminalProgress
     from .runner import load
 
@@ -149,7 +151,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import dlt
 
     from . import embedded_source
-    from .destinations import adapt_source
+    from .destination_fit import adapt_source
     from .emulator import Emulator
     from .progress import TerminalProgress
     from .runner import load
@@ -211,7 +213,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_models(args: argparse.Namespace) -> int:
 
-    from .destinations import make_destination, models_target
+    from .destinations import make_destination
+    from .lake import models_target
     from .runner import build
 
     name = args.pipeline_name
@@ -230,7 +233,8 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    from .destinations import make_destination, models_target
+    from .destinations import make_destination
+    from .lake import models_target
     from .sql import print_query
 
     _require_run(args.pipeline_name)
@@ -241,7 +245,8 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .destinations import make_destination, models_target
+    from .destinations import make_destination
+    from .lake import models_target
     from .report import default_report_path, write_report
 
     _require_run(args.pipeline_name)

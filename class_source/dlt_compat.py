@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional
 
-# Exceptions dlt raises that the CLI turns into one line (cli.py, destinations.py, recovery.py):
+# Exceptions dlt raises that the CLI turns into one line (cli.py, destinations.py, destination_failures.py, recovery.py):
 # a configuration value missing or unparsable, a destination that cannot be reached, a relation
 # the dataset lacks (report, publish), a load package dlt aborted or a job that failed every retry.
 from dlt.common.configuration.exceptions import ConfigFieldMissingException, ConfigurationException
@@ -25,7 +25,7 @@ from dlt.common.schema.typing import TScd2StrategyDict
 from dlt.destinations.exceptions import DatabaseUndefinedRelation, DestinationConnectionError
 
 # Postgres credentials parsed the way dlt does, so that a DSN without a password can be accepted as
-# libpq accepts it (destinations.py: dlt itself insists on a password).
+# libpq accepts it (postgres_credentials.py: dlt itself insists on a password).
 from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 from dlt.load.exceptions import LoadClientJobException, LoadClientJobRetry, LoadClientJobTerminalRetry, LoadPackageAborted
 
@@ -55,7 +55,7 @@ __all__ = [
 ]
 
 # The validity columns dlt's scd2 strategy adds under its default names: where a destination cannot
-# keep scd2 history (Delta), destinations.py fabricates them, since the SQL models read them.
+# keep scd2 history (Delta), destination_fit.py fabricates them, since the SQL models read them.
 SCD2_VALIDITY_COLUMNS = ("_dlt_valid_from", "_dlt_valid_to")
 
 
@@ -87,7 +87,7 @@ def information_schema_table(client: Any, view: str) -> tuple[str, Optional[str]
 def lake_sql_client(destination_client: Any, dataset_name: str, database: Path) -> Any:
     """dlt's filesystem SQL client (DuckDB over the lake) with the DuckDB *file* `database` as its
     cache: the lake's models are built in a file that outlives the process, not in the in-memory
-    DuckDB dlt uses by default (destinations.py, LakeModels). Imported here, not at the top: the
+    DuckDB dlt uses by default (lake.py, LakeModels). Imported here, not at the top: the
     client's module costs 1.4 s to import."""
     from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
     from dlt.destinations.impl.filesystem.sql_client import FilesystemSqlClient

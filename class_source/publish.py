@@ -48,7 +48,7 @@ def configured_storage_version() -> str:
 
 
 def publish(target: Any, path: str | Path, *, storage_version: str | None = None) -> Path:
-    """Copy the marts of `target` (a pipeline, or destinations.LakeModels) into the DuckDB file
+    """Copy the marts of `target` (a pipeline, or lake.LakeModels) into the DuckDB file
     `path`, replacing it atomically; the tables keep their dataset's schema name (e.g.
     `class_data.fct_student_class_attendance`). `storage_version` defaults to the configured one.
     Returns the resolved path."""

@@ -20,14 +20,10 @@ import pyarrow as pa
 import pytest
 
 from class_source.cli import main
-from class_source.destinations import (
-    DESTINATIONS,
-    DestinationError,
-    adapt_source,
-    make_destination,
-    models_target,
-    postgres_adbc_available,
-)
+from class_source.destination_fit import adapt_source, postgres_adbc_available
+from class_source.destinations import DESTINATIONS, make_destination
+from class_source.errors import DestinationError
+from class_source.lake import models_target
 from class_source.emulator import Emulator
 from class_source.models import ModelError, build_models, load_models
 from tests.support import KEYS, _normalize, truth_keys
