@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from . import RESOURCES, interrupts, project
-from .errors import ClassEltError, UsageError
+from .errors import ClassEltError, ConfigError, UsageError
 from .redact import RedactingFilter, redact
 
 PIPELINE_NAME = "class_elt"
@@ -189,7 +189,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     base_url: Any = dlt.config.get("sources.class_api.base_url")
     api_key: Any = dlt.secrets.get("sources.class_api.api_key")
     if not base_url or not api_key:
-        raise UsageError(
+        raise ConfigError(
             "missing configuration: set SOURCES__CLASS_API__BASE_URL and SOURCES__CLASS_API__API_KEY "
             "(or .dlt/config.toml and .dlt/secrets.toml)"
         )

@@ -61,8 +61,7 @@ def stop_on_signals() -> Iterator[None]:
         os.close(write_end)  # the watcher reads end-of-file and returns
         watcher.join(timeout=5)
         os.close(read_end)
-        if tracker is not None:
-            tracker.uninstall()
+        tracker.uninstall()
 
 
 def _watch(read_end: int) -> None:
@@ -106,7 +105,7 @@ class _DltStepTracker:
     (extract, normalize, load) as the current step."""
 
     @classmethod
-    def install(cls) -> _DltStepTracker | None:
+    def install(cls) -> _DltStepTracker:
         from .dlt_compat import add_step_tracker
 
         tracker = cls()
