@@ -128,7 +128,10 @@ def one_main(argv: list[str]) -> int:
     import dlt
 
     from class_source import embedded_source
-    from class_source.destinations import adapt_source
+    try:
+        from class_source.destination_fit import adapt_source
+    except ImportError:  # a connector from before destinations.py was split
+        from class_source.destinations import adapt_source  # type: ignore[no-redef]
     from class_source.emulator import Emulator
 
     sys.path.insert(0, str(HERE))

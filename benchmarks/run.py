@@ -299,7 +299,10 @@ def load_main(argv: list[str]) -> int:
         pipelines_dir=spec.pipelines_dir,
     )
     if spec.kind == "ours":  # per-resource load file formats, exactly as `class-elt run` adapts the source
-        from class_source.destinations import adapt_source
+        try:
+            from class_source.destination_fit import adapt_source
+        except ImportError:  # a connector from before destinations.py was split
+            from class_source.destinations import adapt_source  # type: ignore[no-redef]
 
         source = adapt_source(source, pipeline.destination, run_kwargs)
     cpu_before = _cpu_seconds()

@@ -23,11 +23,11 @@ import httpx
 import pendulum
 import pyarrow as pa
 import pyarrow.compute as pc
-from dlt.common.schema.typing import TScd2StrategyDict
-from dlt.common.typing import TSecretStrValue
+from dlt import TSecretStrValue
 
 from .activity import ActivityRule, meetings_of
-from .client import BadResponseError, ConfigError
+from .dlt_compat import TScd2StrategyDict
+from .errors import BadResponseError, ConfigError
 from .lock import dataset_guard
 from .paging import ServerPageSize, expect_list, list_pages, metrics_pages
 from .pii import PiiPolicy

@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from . import RESOURCES, interrupts, project
-from .client import ClassApiError
-from .records import RecordError
+from .errors import ClassEltError, ConfigError, UsageError
 from .redact import RedactingFilter, redact
 
 PIPELINE_NAME = "class_elt"
@@ -29,10 +28,6 @@ DLT_DEFAULTS = {
     "RUNTIME__LOG_LEVEL": "WARNING",
     "LOAD__AUTO_ABORT_ON_TERMINAL_ERROR": "true",
 }
-
-
-class CliError(Exception):
-    """An expected failure: printed as one line, exit code 1."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -80,7 +75,7 @@ def _log_to_stderr() -> None:
 
 def expected_failure(exc: BaseException) -> str | None:
     """The one-line reason of an expected failure anywhere in `exc`'s chain, else None."""
-    from dlt.common.configuration.exceptions import ConfigFieldMissingException
+    from .dlt_compat import ConfigFieldMissingException
 
     seen: set[int] = set()
     pending: list[BaseException | None] = [exc]
@@ -89,9 +84,7 @@ def expected_failure(exc: BaseException) -> str | None:
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, (ClassApiError, RecordError, CliError)):
-            return str(current)
-        if _is_model_error(current):
+        if isinstance(current, ClassEltError):
             return str(current)
         destination_reason = _destination_failure(current) or _load_failure(current)
         if destination_reason:
@@ -107,7 +100,7 @@ def expected_failure(exc: BaseException) -> str | None:
 
 
 def _destination_failure(exc: BaseException) -> str | None:
-    from .destinations import destination_failure
+    from .destination_failures import destination_failure
 
     return destination_failure(exc)
 
@@ -118,12 +111,6 @@ def _load_failure(exc: BaseException) -> str | None:
     return load_failure(exc)
 
 
-def _is_model_error(exc: BaseException) -> bool:
-    from .models import ModelError
-
-    return isinstance(exc, ModelError)
-
-
 # --- commands --------------------------------------------------------------------------------------
 
 
@@ -131,7 +118,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     import dlt
 
     from . import embedded_source
-    from .destinations import adapt_source, make_destination, models_target
+    from .destination_fit import adapt_source
+    from .destinations import make_destination
+    from .lake import models_target
     from .progress import TerminalProgress
     from .runner import load
 
@@ -162,7 +151,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import dlt
 
     from . import embedded_source
-    from .destinations import adapt_source
+    from .destination_fit import adapt_source
     from .emulator import Emulator
     from .progress import TerminalProgress
     from .runner import load
@@ -200,7 +189,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     base_url: Any = dlt.config.get("sources.class_api.base_url")
     api_key: Any = dlt.secrets.get("sources.class_api.api_key")
     if not base_url or not api_key:
-        raise CliError(
+        raise ConfigError(
             "missing configuration: set SOURCES__CLASS_API__BASE_URL and SOURCES__CLASS_API__API_KEY "
             "(or .dlt/config.toml and .dlt/secrets.toml)"
         )
@@ -224,13 +213,14 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_models(args: argparse.Namespace) -> int:
 
-    from .destinations import make_destination, models_target
+    from .destinations import make_destination
+    from .lake import models_target
     from .runner import build
 
     name = args.pipeline_name
     if not project.has_run(name):
         if name != PIPELINE_NAME or not project.has_run(project.DEMO_PIPELINE):
-            raise CliError(
+            raise UsageError(
                 f"pipeline {name!r} has not loaded anything in this project ({project.pipelines_dir()}): "
                 "run `class-elt run` first, or name the pipeline that did with --pipeline-name"
             )
@@ -243,7 +233,8 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    from .destinations import make_destination, models_target
+    from .destinations import make_destination
+    from .lake import models_target
     from .sql import print_query
 
     _require_run(args.pipeline_name)
@@ -254,7 +245,8 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .destinations import make_destination, models_target
+    from .destinations import make_destination
+    from .lake import models_target
     from .report import default_report_path, write_report
 
     _require_run(args.pipeline_name)
@@ -271,14 +263,14 @@ def cmd_emulator(args: argparse.Namespace) -> int:
     scopes = tuple(s.strip() for s in args.scopes.split(",") if s.strip()) if args.scopes else ALL_SCOPES
     unknown = sorted(set(scopes) - set(ALL_SCOPES))
     if unknown:
-        raise CliError(f"unknown scope(s) {', '.join(unknown)}; known: {', '.join(ALL_SCOPES)}")
+        raise UsageError(f"unknown scope(s) {', '.join(unknown)}; known: {', '.join(ALL_SCOPES)}")
     if not 0 <= args.fault_rate <= 1:
-        raise CliError(f"--fault-rate must be between 0 and 1, got {args.fault_rate}")
+        raise UsageError(f"--fault-rate must be between 0 and 1, got {args.fault_rate}")
     _require_free_port(args.host, args.port)  # before printing a key for a server that cannot start
     try:
         readings = readings_from_args(args)
     except ValueError as error:
-        raise CliError(f"emulator readings: {error}") from None
+        raise UsageError(f"emulator readings: {error}") from None
     emulator = Emulator(
         seed=args.seed,
         classes=args.classes,
@@ -301,7 +293,7 @@ def _resource_list(raw: str | None) -> list[str]:
     names = [name.strip() for name in raw.split(",") if name.strip()]
     unknown = [name for name in names if name not in RESOURCES]
     if unknown:
-        raise CliError(f"unknown resource(s) {', '.join(unknown)}; choose from {', '.join(RESOURCES)}")
+        raise UsageError(f"unknown resource(s) {', '.join(unknown)}; choose from {', '.join(RESOURCES)}")
     return names
 
 
@@ -392,7 +384,7 @@ class _HelpWithDefaults(argparse.HelpFormatter):
 
 def _require_run(pipeline_name: str) -> None:
     if not project.has_run(pipeline_name):
-        raise CliError(
+        raise UsageError(
             f"pipeline {pipeline_name!r} has not loaded anything in this project ({project.pipelines_dir()}): "
             f"run `class-elt run` (or `class-elt demo`, then --pipeline-name {project.DEMO_PIPELINE}) first"
         )
@@ -405,7 +397,7 @@ def _require_free_port(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError as exc:
-            raise CliError(f"cannot serve on {host}:{port} ({exc.strerror}): choose another port with --port") from None
+            raise UsageError(f"cannot serve on {host}:{port} ({exc.strerror}): choose another port with --port") from None
 
 
 def _positive_int(text: str) -> int:

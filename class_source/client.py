@@ -24,6 +24,19 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 
+from .errors import (
+    ApiUnavailableError,
+    ApiUnreachableError,
+    AuthError,
+    BadResponseError,
+    ClassApiError,
+    ConfigError,
+    NotFoundError,
+    RedirectError,
+    RequestRejectedError,
+    ResponseTooLargeError,
+    ScopeError,
+)
 from .redact import redact, redact_bytes, register
 from .transport import DEFAULT_MAX_RESPONSE_BYTES, AiohttpTransport, BodyTooLargeError
 
@@ -35,60 +48,6 @@ RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 # templates, beyond any school; a server claiming more is broken, and believing it costs memory.
 MAX_TOTAL_PAGES = 10_000
 JSON_MAX_DEPTH = 1024  # orjson's limit; no Class API answer nests deeper than four levels
-
-
-class ClassApiError(Exception):
-    """Base class of every error this connector reports about the Class API.
-
-    Its message is redacted (see redact.py): it may quote what a server answered, and dlt keeps
-    step exceptions' messages in the pipeline's trace."""
-
-    def __init__(self, message: str, *args: object) -> None:
-        super().__init__(redact(message), *args)
-
-
-class ConfigError(ClassApiError):
-    """The connector's configuration is unusable (base URL, key, options)."""
-
-
-class AuthError(ClassApiError):
-    """The API rejected the key (401)."""
-
-
-class ScopeError(ClassApiError):
-    """The key lacks one or more scopes that the selected resources need (403)."""
-
-    def __init__(self, message: str, missing_scopes: tuple[str, ...]) -> None:
-        super().__init__(message)
-        self.missing_scopes = missing_scopes
-
-
-class NotFoundError(ClassApiError):
-    """The API answered 404 for an entity (e.g. a class deleted during the run)."""
-
-
-class ApiUnavailableError(ClassApiError):
-    """The API kept failing after every retry (5xx, 429, timeouts, dropped connections)."""
-
-
-class ApiUnreachableError(ApiUnavailableError):
-    """No connection could be opened to the base URL's host (name does not resolve, port closed)."""
-
-
-class BadResponseError(ClassApiError):
-    """The API answered something that is not the documented JSON (after retries)."""
-
-
-class ResponseTooLargeError(BadResponseError):
-    """A response body exceeded the most the connector reads from one response."""
-
-
-class NotClassApiError(ClassApiError):
-    """The base URL answers, but not as the Class API does."""
-
-
-class RequestRejectedError(ClassApiError):
-    """The API refused the request as malformed (400) or answered an unexpected status."""
 
 
 @dataclass(frozen=True)
@@ -397,7 +356,3 @@ def _status_error(status: int, body: bytes, where: str) -> ClassApiError:
             "(redirects are not followed so the key is never sent to another host)"
         )
     return RequestRejectedError(f"{where} answered {status}: {text}")
-
-
-class RedirectError(RequestRejectedError):
-    """The API answered a redirect, which is never followed (the key must not go elsewhere)."""

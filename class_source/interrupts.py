@@ -61,8 +61,7 @@ def stop_on_signals() -> Iterator[None]:
         os.close(write_end)  # the watcher reads end-of-file and returns
         watcher.join(timeout=5)
         os.close(read_end)
-        if tracker is not None:
-            tracker.uninstall()
+        tracker.uninstall()
 
 
 def _watch(read_end: int) -> None:
@@ -102,24 +101,21 @@ def _flush_stdout() -> None:
 
 
 class _DltStepTracker:
-    """A dlt tracking module (dlt.pipeline.trace.TRACKING_MODULES) that reports each pipeline step
+    """A dlt tracking module (see dlt_compat.add_step_tracker) that reports each pipeline step
     (extract, normalize, load) as the current step."""
 
     @classmethod
-    def install(cls) -> _DltStepTracker | None:
-        try:
-            from dlt.pipeline import trace
-        except ImportError:  # pragma: no cover - dlt is a dependency
-            return None
+    def install(cls) -> _DltStepTracker:
+        from .dlt_compat import add_step_tracker
+
         tracker = cls()
-        trace.TRACKING_MODULES.append(tracker)
+        add_step_tracker(tracker)
         return tracker
 
     def uninstall(self) -> None:
-        from dlt.pipeline import trace
+        from .dlt_compat import remove_step_tracker
 
-        if self in trace.TRACKING_MODULES:
-            trace.TRACKING_MODULES.remove(self)
+        remove_step_tracker(self)
 
     def on_start_trace(self, trace: Any, step_name: str, pipeline: Any) -> None:
         pass

@@ -3,9 +3,11 @@
 Two OS file locks, taken by `runner.load` for the whole run: one in the pipeline's working
 directory (its state and load packages), one for the destination dataset it writes (beside a
 DuckDB file; for a server or a bucket, in the user's lock folder keyed by host, database and
-dataset), so two working directories or two tools never write one dataset at once. The kernel
-releases a lock when its process exits, however it exits (SIGKILL included), so a crashed run
-never leaves a stale lock behind.
+dataset), so two working directories or two tools never write one dataset at once. The locks are
+`filelock`'s native ones (flock on Unix, msvcrt on Windows): the kernel releases them when their
+process exits, however it exits (SIGKILL included), so a crashed run never leaves a stale lock
+behind. Its soft fallback (a marker file, for file systems without flock) is turned off, since a
+marker would outlive a killed run.
 """
 
 from __future__ import annotations
@@ -18,17 +20,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .client import ClassApiError
+from filelock import FileLock, Timeout
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: no advisory locks, runs are not serialized
-    fcntl = None  # type: ignore[assignment]
-
-
-class RunLockedError(ClassApiError):
-    """Another run holds the pipeline or the destination dataset."""
-
+from .errors import RunLockedError
 
 _held: set[str] = set()  # lock files this process holds
 _held_guard = threading.Lock()
@@ -120,26 +114,40 @@ def _lock_folder() -> Path:
 
 @contextmanager
 def _file_lock(lock_file: Path, what: str) -> Iterator[None]:
-    with open(lock_file, "a+") as handle:
-        if fcntl is not None:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.seek(0)
-                holder = handle.read().strip() or "unknown"
-                raise RunLockedError(
-                    f"another class-elt {what} is active (pid {holder}); wait for it to finish, or stop it, then run again"
-                ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
+    lock = FileLock(
+        lock_file,
+        blocking=False,  # a second run is refused at once, never queued behind the first
+        thread_local=False,  # held for the run, whichever thread releases it
+        fallback_to_soft=False,
+        preserve_lock_file=True,  # the holder's pid stays readable in it
+        on_acquired=_write_pid,
+    )
+    try:
+        lock.acquire()
+    except Timeout:
+        raise RunLockedError(
+            f"another class-elt {what} is active (pid {_holder(lock_file)}); wait for it to finish, or stop it, then run again"
+        ) from None
+    with _held_guard:
+        _held.add(str(lock_file))
+    try:
+        yield
+    finally:
         with _held_guard:
-            _held.add(str(lock_file))
-        try:
-            yield
-        finally:
-            with _held_guard:
-                _held.discard(str(lock_file))
-            handle.seek(0)
-            handle.truncate()
+            _held.discard(str(lock_file))
+        lock.release()
+
+
+def _write_pid(descriptor: int) -> None:
+    # filelock (4.x) opens the lock file without truncating it, so a run that is refused can read
+    # the holder's pid from it; a pid left by a killed run is overwritten by the next holder
+    os.ftruncate(descriptor, 0)
+    os.lseek(descriptor, 0, os.SEEK_SET)
+    os.write(descriptor, str(os.getpid()).encode())
+
+
+def _holder(lock_file: Path) -> str:
+    try:
+        return lock_file.read_text().strip() or "unknown"
+    except OSError:  # Windows: the holder's lock covers the file's bytes
+        return "unknown"

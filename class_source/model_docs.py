@@ -35,14 +35,12 @@ import sqlglot
 import yaml
 from sqlglot import exp
 
+from .errors import DocsError
+
 __all__ = ["ModelDocs", "Relationship", "AcceptedValues", "DocsError", "load_docs", "comment_statements", "Check", "checks_sql"]
 
 SOURCE_DIALECT = "duckdb"
 CHECK_EXAMPLES = 3
-
-
-class DocsError(ValueError):
-    """A model's YAML file is malformed (one-line message)."""
 
 
 @dataclass(frozen=True)

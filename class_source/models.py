@@ -53,7 +53,9 @@ from sqlglot import exp
 from sqlglot.errors import ParseError
 from sqlglot.optimizer.scope import traverse_scope
 
-from .model_docs import DocsError, ModelDocs, checks_sql, comment_statements, load_docs
+from .dlt_compat import information_schema_table
+from .errors import DocsError, ModelError
+from .model_docs import ModelDocs, checks_sql, comment_statements, load_docs
 from .records import TABLE_SCHEMAS, warehouse_columns
 
 __all__ = [
@@ -109,10 +111,6 @@ _KEY_COLUMN = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<nullable>\?)?$")
 GRAIN_EXAMPLES = 3  # offending keys quoted in a grain error
 
 logger = logging.getLogger(__name__)
-
-
-class ModelError(Exception):
-    """A model cannot be loaded, rendered, built or fails its grain check (one-line message)."""
 
 
 @dataclass(frozen=True)
@@ -806,13 +804,12 @@ def _destination_type(pipeline: Any) -> str:
 
 def _existing_relations(client: Any, dialect: str) -> dict[str, str]:
     """Relations already in the dataset: lower-cased name -> "view" | "table"."""
-    catalog, schema, _ = client._get_information_schema_components()
+    info, catalog, schema = information_schema_table(client, "TABLES")
     if dialect == "bigquery":
         # BigQuery has INFORMATION_SCHEMA per dataset, not per project
         info = f"{client.fully_qualified_dataset_name()}.INFORMATION_SCHEMA.TABLES"
         sql, args = f"SELECT table_name, table_type FROM {info}", []
     else:
-        info = client._qualify_info_schema_table_name("TABLES")
         sql, args = f"SELECT table_name, table_type FROM {info} WHERE table_schema = %s", [schema]
         if catalog is not None:
             sql, args = sql + " AND table_catalog = %s", args + [catalog]
@@ -824,12 +821,11 @@ def _missing_raw_columns(client: Any, dialect: str, tables: list[str]) -> dict[s
     """Contract columns each loaded raw table lacks: table -> columns."""
     if not tables:
         return {}
-    catalog, schema, _ = client._get_information_schema_components()
+    info, catalog, schema = information_schema_table(client, "COLUMNS")
     if dialect == "bigquery":
         info = f"{client.fully_qualified_dataset_name()}.INFORMATION_SCHEMA.COLUMNS"
         sql, args = f"SELECT table_name, column_name FROM {info}", []
     else:
-        info = client._qualify_info_schema_table_name("COLUMNS")
         sql, args = f"SELECT table_name, column_name FROM {info} WHERE table_schema = %s", [schema]
         if catalog is not None:
             sql, args = sql + " AND table_catalog = %s", args + [catalog]

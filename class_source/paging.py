@@ -16,19 +16,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .client import API_PREFIX, BadResponseError, ClassApiClient, ClassApiError, decode_json
+from .client import API_PREFIX, ClassApiClient, decode_json
+from .errors import BadResponseError, PageCannotAdvanceError, UnexpectedPagingError
 from .records import table_from_json, to_table
 
 logger = logging.getLogger("class_elt")
-
-
-class PageCannotAdvanceError(ClassApiError):
-    """More events share one second than fit in a page, so `starting_after` cannot move past them."""
-
-
-class UnexpectedPagingError(ClassApiError):
-    """The metrics endpoint pages in a way the connector cannot read exactly (README: "What we assume
-    of the Class API"); the run stops before any cursor moves rather than lose an event."""
 
 
 class ServerPageSize:

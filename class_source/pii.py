@@ -12,7 +12,7 @@ import hmac
 
 import pyarrow as pa
 
-from .client import ConfigError
+from .errors import ConfigError
 
 PII_COLUMNS: dict[str, tuple[str, ...]] = {
     "classes": ("host",),

@@ -31,5 +31,7 @@ def pipeline(pipeline_name: str, destination: Any, dataset_name: str) -> Any:
 
 def has_run(pipeline_name: str) -> bool:
     """Whether `pipeline_name` has loaded anything from this project (it has a schema)."""
-    schemas = pipelines_dir() / pipeline_name / "schemas"
+    from .dlt_compat import schemas_dir
+
+    schemas = schemas_dir(pipelines_dir(), pipeline_name)
     return schemas.is_dir() and any(schemas.iterdir())

@@ -22,7 +22,7 @@ from typing import Any
 
 import duckdb
 
-from .client import ConfigError
+from .errors import PublishError
 
 __all__ = ["DEFAULT_STORAGE_VERSION", "PublishError", "configured_storage_version", "mart_names", "publish"]
 
@@ -31,10 +31,6 @@ __all__ = ["DEFAULT_STORAGE_VERSION", "PublishError", "configured_storage_versio
 DEFAULT_STORAGE_VERSION = "v1.0.0"
 ARROW_CHUNK_ROWS = 200_000  # rows per batch copied: bounds memory on the largest fact table
 _STORAGE_VERSION = re.compile(r"^v\d+\.\d+\.\d+$")
-
-
-class PublishError(ConfigError):
-    """The BI copy cannot be written as asked (one line, exit code 1)."""
 
 
 def mart_names() -> list[str]:
@@ -52,7 +48,7 @@ def configured_storage_version() -> str:
 
 
 def publish(target: Any, path: str | Path, *, storage_version: str | None = None) -> Path:
-    """Copy the marts of `target` (a pipeline, or destinations.LakeModels) into the DuckDB file
+    """Copy the marts of `target` (a pipeline, or lake.LakeModels) into the DuckDB file
     `path`, replacing it atomically; the tables keep their dataset's schema name (e.g.
     `class_data.fct_student_class_attendance`). `storage_version` defaults to the configured one.
     Returns the resolved path."""
@@ -113,7 +109,7 @@ def _copy_table(client: Any, copy: Any, qualified_target: str, name: str) -> Non
 
 
 def _batches_of_mart(client: Any, query: str, name: str) -> Iterator[Any]:
-    from dlt.destinations.exceptions import DatabaseUndefinedRelation
+    from .dlt_compat import DatabaseUndefinedRelation
 
     try:
         yield from _arrow_batches(client, query)

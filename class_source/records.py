@@ -20,6 +20,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
+from .errors import RecordError
+
 logger = logging.getLogger("class_elt")
 
 # microseconds: every destination's default precision (the API itself sends milliseconds)
@@ -153,10 +155,6 @@ def warehouse_columns(table: str) -> tuple[tuple[str, str], ...]:
     sql_types = {"text": "text", "bigint": "bigint", "bool": "boolean", "timestamp": "timestamptz", "json": "json"}
     columns = [(field.name, sql_types[_DLT_TYPES[field.type]]) for field in TABLE_SCHEMAS[table]]
     return tuple(columns + [(name, "timestamptz") for name in HISTORY_COLUMNS.get(table, ())])
-
-
-class RecordError(ValueError):
-    """A record from the API cannot be typed as its table requires."""
 
 
 def to_table(table: str, records: Sequence[Mapping[str, Any]], constants: Mapping[str, Any] | None = None) -> pa.Table:

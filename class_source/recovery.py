@@ -46,12 +46,10 @@ def finish_interrupted_normalize_commit(pipeline: Any) -> None:
     extracted copy. A process killed between the two leaves both, and the next run would normalize
     the package again and fail on the existing directory. The rename happened, so the commit is
     done: delete the leftover copy, as dlt would have."""
-    root = Path(pipeline.working_dir)
-    extracted = root / "normalize" / "extracted"
-    if not extracted.is_dir():
-        return
-    for package in extracted.iterdir():
-        if any((root / "load" / stage / package.name).exists() for stage in ("normalized", "loaded")):
+    from .dlt_compat import extracted_packages, package_was_committed
+
+    for package in extracted_packages(pipeline):
+        if package_was_committed(pipeline, package.name):
             shutil.rmtree(package)
 
 
@@ -73,7 +71,7 @@ def load_failure(exc: BaseException) -> str | None:
 
 def aborted_load_id(exc: BaseException) -> str | None:
     """The load id of the package dlt aborted, if `exc` (anywhere in its chain) reports one."""
-    from dlt.load.exceptions import LoadPackageAborted
+    from .dlt_compat import LoadPackageAborted
 
     for current in _chain(exc):
         if isinstance(current, LoadPackageAborted):
@@ -82,19 +80,21 @@ def aborted_load_id(exc: BaseException) -> str | None:
 
 
 def _retries_exhausted(exc: BaseException) -> bool:
-    from dlt.load.exceptions import LoadClientJobRetry, LoadClientJobTerminalRetry
+    from .dlt_compat import LoadClientJobRetry, LoadClientJobTerminalRetry
 
     return any(isinstance(current, (LoadClientJobRetry, LoadClientJobTerminalRetry)) for current in _chain(exc))
 
 
 def set_aside_path(pipeline: Any, load_id: str) -> Path:
     """Where dlt keeps an aborted package (its failed job files and their error messages included)."""
-    return Path(pipeline.working_dir) / "load" / "loaded" / load_id
+    from .dlt_compat import loaded_package_dir
+
+    return loaded_package_dir(pipeline, load_id)
 
 
 def _job_failure(exc: BaseException) -> str:
     """The failed job's one-line reason, without dlt's multi-line explanations."""
-    from dlt.load.exceptions import LoadClientJobException
+    from .dlt_compat import LoadClientJobException
 
     for current in _chain(exc):
         if isinstance(current, LoadClientJobException):

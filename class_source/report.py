@@ -21,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .client import ConfigError
+from .errors import ReportError
 
 __all__ = ["ReportData", "ReportError", "default_report_path", "query_report_data", "render_report", "write_report"]
 
@@ -138,7 +138,7 @@ def default_report_path(pipeline_name: str) -> Path:
 
 
 def write_report(target: Any, path: str | Path, *, title: str | None = None) -> Path:
-    """Query the marts of `target` (a pipeline, or destinations.LakeModels) and write the report to
+    """Query the marts of `target` (a pipeline, or lake.LakeModels) and write the report to
     `path` (through a temporary file, so a reader never sees half a page). Returns the path."""
     data = query_report_data(target, title=title)
     destination = Path(path).expanduser().resolve()
@@ -149,15 +149,10 @@ def write_report(target: Any, path: str | Path, *, title: str | None = None) -> 
     return destination
 
 
-class ReportError(ConfigError):
-    """The report cannot be built from this dataset (one line, exit code 1)."""
-
-
 def query_report_data(target: Any, *, title: str | None = None) -> ReportData:
-    """Run the report's queries on the marts of `target` (a pipeline, or destinations.LakeModels)."""
-    from dlt.destinations.exceptions import DatabaseUndefinedRelation
-
-    from .destinations import LakeModels
+    """Run the report's queries on the marts of `target` (a pipeline, or lake.LakeModels)."""
+    from .dlt_compat import DatabaseUndefinedRelation
+    from .lake import LakeModels
 
     with target.sql_client() as client:
         names = {mart: client.make_qualified_table_name(mart) for mart in MARTS}

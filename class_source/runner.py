@@ -36,7 +36,7 @@ def load(
 ) -> Any:
     """Extract, normalize and load `source` into `pipeline` (with live `progress`), then build the
     models and `say` a summary; returns dlt's LoadInfo. `run_kwargs` are make_destination's (e.g.
-    table_format); `models` is where the models are built (destinations.models_target: the pipeline
+    table_format); `models` is where the models are built (lake.models_target: the pipeline
     itself, or a lake's DuckDB file). Then, if given, the marts are copied to the DuckDB file
     `publish` (publish.py) and the HTML report is written to `report` (report.py)."""
     started = time.monotonic()
@@ -74,7 +74,7 @@ def load(
 
 
 def build(target: Any, say: Callable[[str], None] = print) -> list[Any]:
-    """Build the SQL models on `target` (a pipeline, or destinations.LakeModels) and say so."""
+    """Build the SQL models on `target` (a pipeline, or lake.LakeModels) and say so."""
     from .models import build_models
 
     interrupts.step("models")
@@ -111,7 +111,7 @@ def _migrate_metrics_key(pipeline: Any, say: Callable[[str], None]) -> None:
     columns = (table or {}).get("columns", {})
     if "event_value" not in columns or columns["event_value"].get("primary_key"):
         return
-    from .destinations import fill_null_event_values
+    from .loaded_tables import fill_null_event_values
 
     filled = fill_null_event_values(pipeline)
     say(
@@ -121,13 +121,13 @@ def _migrate_metrics_key(pipeline: Any, say: Callable[[str], None]) -> None:
 
 
 def _stored_events(pipeline: Any) -> int:
-    from .destinations import row_counts
+    from .loaded_tables import row_counts
 
     return row_counts(pipeline, ["metrics"]).get("metrics", 0)
 
 
 def _say_table_counts(pipeline: Any, loaded: dict[str, int], events_before: int, say: Callable[[str], None]) -> None:
-    from .destinations import row_counts
+    from .loaded_tables import row_counts
 
     say(f"  {'table':<20} {'loaded now':>12} {'rows in table':>14}")
     totals = row_counts(pipeline, RESOURCES)

@@ -8,15 +8,8 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from .client import (
-    ClassApiClient,
-    NotClassApiError,
-    NotFoundError,
-    RedirectError,
-    RequestRejectedError,
-    ScopeError,
-    decode_json,
-)
+from .client import ClassApiClient, decode_json
+from .errors import NotClassApiError, NotFoundError, RedirectError, RequestRejectedError, ScopeError
 
 # Per-class resources enumerate classes first, so they need class:read as well.
 RESOURCE_SCOPES: dict[str, tuple[str, ...]] = {

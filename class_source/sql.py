@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .models import ModelError
+from .errors import ModelError
 
 
 def print_query(pipeline: Any, query: str, max_rows: int = 40) -> None:

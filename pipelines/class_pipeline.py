@@ -13,7 +13,9 @@ import os
 import sys
 
 from class_source import class_source, project
-from class_source.destinations import adapt_source, make_destination, models_target
+from class_source.destination_fit import adapt_source
+from class_source.destinations import make_destination
+from class_source.lake import models_target
 from class_source.cli import expected_failure
 from class_source.runner import load
 

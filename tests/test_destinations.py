@@ -20,14 +20,10 @@ import pyarrow as pa
 import pytest
 
 from class_source.cli import main
-from class_source.destinations import (
-    DESTINATIONS,
-    DestinationError,
-    adapt_source,
-    make_destination,
-    models_target,
-    postgres_adbc_available,
-)
+from class_source.destination_fit import adapt_source, postgres_adbc_available
+from class_source.destinations import DESTINATIONS, make_destination
+from class_source.errors import DestinationError
+from class_source.lake import models_target
 from class_source.emulator import Emulator
 from class_source.models import ModelError, build_models, load_models
 from tests.support import KEYS, _normalize, truth_keys
@@ -439,18 +435,18 @@ def test_scd2_history_on_delta_keeps_the_current_rows_marked_current(workdir, as
     assert rows[0]["_dlt_valid_from"].tzinfo is not None
 
 
-def test_a_merge_strategy_delta_lacks_is_refused_by_name(workdir):
+def test_a_table_replaced_class_by_class_is_upserted_on_delta_which_lacks_delete_insert(workdir, caplog):
     destination, run_kwargs = make_destination("filesystem", bucket_url=(workdir / "lake").as_uri())
     pipeline = dlt.pipeline(pipeline_name="strategies", destination=destination, dataset_name="class_data")
 
-    @dlt.resource(name="metrics", primary_key="id", write_disposition={"disposition": "merge", "strategy": "delete-insert"})
-    def metrics() -> Iterator[dict[str, int]]:
+    @dlt.resource(name="attendance", primary_key="id", write_disposition={"disposition": "merge", "strategy": "delete-insert"})
+    def attendance() -> Iterator[dict[str, int]]:
         yield {"id": 1}
 
     @dlt.source(name="strategies")
     def source() -> Any:
-        return metrics
+        return attendance
 
-    message = r"metrics merges with strategy delete-insert, .* \(it has: upsert, insert-only, cdc\)"
-    with pytest.raises(DestinationError, match=message):
-        adapt_source(source(), pipeline.destination, run_kwargs)
+    adapted = adapt_source(source(), pipeline.destination, run_kwargs)
+    assert adapted.resources["attendance"].compute_table_schema()["x-merge-strategy"] == "upsert"
+    assert "attendance on filesystem (delta): rows are upserted by key, so rows of a class deleted in Class stay" in caplog.text

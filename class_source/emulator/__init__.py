@@ -23,19 +23,14 @@ from .activity import EVENT_VALUES, TYPE_VALUES
 from .app import ENDPOINTS, build_app
 from .auth import ALL_SCOPES, KeyStore
 from .clock import Clock
-from .faults import (
-    FAULT_KINDS,
-    EmulatorTransport,
-    EndpointFaults,
-    FaultConfig,
-    FaultMiddleware,
-    RequestLog,
-    SyncEmulatorTransport,
-)
+from .fault_middleware import FaultMiddleware
+from .faults import FAULT_KINDS, EndpointFaults, FaultConfig
 from .generate import default_now
 from .readings import LISTINGS, ApiReadings
 from .records import SchoolShape
+from .request_log import RequestLog
 from .school import School
+from .transports import EmulatorTransport, SyncEmulatorTransport
 
 __all__ = [
     "ALL_SCOPES",
