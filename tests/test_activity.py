@@ -126,6 +126,10 @@ def test_an_incremental_run_asks_only_classes_with_something_new_and_loads_exact
     # and the saving is real: classes without a meeting were not asked (one request each for rosters and schedules)
     assert asked_metrics == asked_attendance
     assert 0 < len(asked_metrics) < len(regular)
+    # and a class with no schedule entry within an hour of the time between the runs was not asked
+    second_read = emulator.clock.now
+    near = {r["class_id"] for r in after["schedules"] if r["start_time"] - HOUR <= second_read and r["end_time"] + HOUR >= first_read}
+    assert not asked_metrics - near
     schedule_requests = [e for e in emulator.request_log.entries if e.endpoint == "GET /api/v1/schedules" and NIL_UUID not in e.query]
     assert len(schedule_requests) == len(regular) + len(after["deferred_classes"])  # once per class, read by the rule too
 
