@@ -14,6 +14,8 @@ import pytest
 
 from class_source.emulator import Emulator
 
+pytestmark = pytest.mark.benchmark  # `-m "not benchmark"` leaves them out of a quick local run; the suite runs them
+
 REPO = Path(__file__).resolve().parent.parent
 BENCHMARKS = REPO / "benchmarks"
 CLASSES = 3

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +22,7 @@ import pytest
 from class_source.cli import main
 from class_source.emulator import Emulator, FaultConfig
 from class_source.emulator.readings import ApiReadings
+from tests.held_endpoint import HOLD_TIMEOUT_S, HeldEndpoint
 from tests.reliability_support import local_cursors, script_command, snapshot
 from tests.support import assert_matches_truth, table_counts
 from tests.test_cli import point_at
@@ -133,24 +133,21 @@ def table_names(database: Path) -> set[str]:
 def a_run_holding_the_dataset(workdir: Path, seed: int, **env: str) -> Iterator[tuple[Emulator, str, str, dict[str, str], subprocess.Popen]]:
     """`class-elt run` in its own process, sitting in its metrics extract (locks taken) while the
     body runs; it must still be running when the body ends, then finish and load the ground truth."""
-    from class_source.emulator import EndpointFaults
-
     emulator = Emulator(seed=seed, classes=3, latency_ms=50)
-    emulator.faults.endpoints["GET /api/v1/reporting/metrics"] = EndpointFaults(latency_ms=12_000)
+    metrics = HeldEndpoint(emulator, "/api/v1/reporting/metrics")  # its first request: unanswered until the body is done
     with emulator.serve() as base_url:
         key = emulator.mint_key()
         environment = dict(os.environ, SOURCES__CLASS_API__BASE_URL=base_url, SOURCES__CLASS_API__API_KEY=key, **env)
-        first = subprocess.Popen(script_command("none", 0, *RUN), env=environment, cwd=workdir,
+        # its held request waits for as long as the body takes, however busy the machine
+        patient = dict(environment, SOURCES__CLASS_API__REQUEST_TIMEOUT_S=str(HOLD_TIMEOUT_S))
+        first = subprocess.Popen(script_command("none", 0, *RUN), env=patient, cwd=workdir,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            deadline = time.monotonic() + 120
-            while not emulator.request_log.counts().get("GET /api/v1/reporting/metrics"):
-                assert first.poll() is None, first.communicate()
-                assert time.monotonic() < deadline, "the first run never reached the metrics endpoint"
-                time.sleep(0.05)
+            metrics.wait_until_reached(first)
             yield emulator, base_url, key, environment, first
             assert first.poll() is None, "the first run ended before the second one was refused"
         finally:
+            metrics.release()
             _, err = first.communicate(timeout=300)
     assert first.returncode == 0, err
     assert_matches_truth(workdir / DATABASE, emulator.school.ground_truth())

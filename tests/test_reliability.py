@@ -18,7 +18,6 @@ import re
 import subprocess
 import sys
 import threading
-import time
 import zlib
 from collections import Counter
 from collections.abc import Iterator
@@ -33,7 +32,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from class_source.cli import main
-from class_source.emulator import FAULT_KINDS, Emulator, EndpointFaults, FaultConfig
+from class_source.emulator import FAULT_KINDS, Emulator, FaultConfig
+from tests.held_endpoint import HOLD_TIMEOUT_S, HeldEndpoint
 from tests.reliability_support import (
     AIMED_POINTS,
     CRASH_POINTS,
@@ -496,21 +496,18 @@ def test_a_second_run_of_the_same_pipeline_is_refused_while_the_first_is_running
     """While a slow `class-elt run` is loading, a second one on the same pipeline exits 1 with one
     line naming the pipeline and the running pid; the first still loads the ground truth."""
     emulator = Emulator(seed=13, classes=4, latency_ms=100)
-    emulator.faults.endpoints[METRICS] = EndpointFaults(latency_ms=1000)  # the first run sits in metrics
+    metrics = HeldEndpoint(emulator, "/api/v1/reporting/metrics")  # the first run sits in metrics until released
     with emulator.serve() as base_url:
         key = emulator.mint_key()
-        first = subprocess.Popen(script_command("none", 0, *RUN), env=run_env(base_url, key), cwd=workdir,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        first = subprocess.Popen(script_command("none", 0, *RUN), env=run_env(base_url, key, request_timeout_s=HOLD_TIMEOUT_S),
+                                 cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            deadline = time.monotonic() + 120
-            while not emulator.request_log.counts().get(METRICS):  # probing scopes: the lock is held
-                assert first.poll() is None, first.communicate()
-                assert time.monotonic() < deadline, "the first run never reached the API"
-                time.sleep(0.05)
+            metrics.wait_until_reached(first)  # probing scopes: the lock is held
             point_at(monkeypatch, base_url, key)
             assert main(list(RUN)) == 1
             assert first.poll() is None, "the first run ended before the second one was refused"
         finally:
+            metrics.release()
             out, err = first.communicate(timeout=300)
     assert first.returncode == 0, err
     refused = capsys.readouterr().err.strip().splitlines()

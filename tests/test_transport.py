@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import gzip
 import socket
-import time
 import zlib
 
 import httpx
@@ -185,12 +184,12 @@ def test_a_server_trickling_its_answer_is_cut_off_at_the_deadline_though_every_r
     async def scenario():
         listener, client = await _client(Server("trickle", delay_s=0), timeout_s=1.0, deadline_s=1.0)
         async with listener, client:
-            started = time.monotonic()
+            # every read is quick (0.1 s apart, 1 s allowed) and the whole body would come after 10 s:
+            # only the 1 s deadline on the whole response can end it with a timeout
             with pytest.raises(httpx.ReadTimeout):
                 await client.get("/x")
-            return time.monotonic() - started
 
-    assert run(scenario()) < 3.0  # the trickle alone lasts 10 s
+    run(scenario())
 
 
 @pytest.mark.parametrize("mode", ["endless", "declared-huge", "gzip-bomb"])
