@@ -531,6 +531,8 @@ EXPECTED_MARTS = {
 # (session, person) pairs: the 13 report rows and anne in s2
 EXPECTED_ROW_COUNTS = {
     **{f"stg_class__{table}": len(rows) for table, rows in RAW_ROWS.items()},
+    # (class, person) pairs with events: c1 ana, ben, anne, gus, cara; c2 eli, ana, dev
+    "stg_class__metrics_people": 8,
     "int_class__as_of": 1,
     "int_class__sessions": 4,
     "int_class__session_attendance": 13,
@@ -922,6 +924,7 @@ def test_models_load_in_dependency_order() -> None:
     by_name = models_by_name()
     assert by_name["stg_class__metrics"].depends_on == set()
     assert by_name["stg_class__metrics"].sources == {"metrics"}
+    assert by_name["int_class__as_of"].depends_on == {"stg_class__attendance", "stg_class__metrics_people"}
     assert by_name["int_class__events"].depends_on == {
         "stg_class__metrics",
         "int_class__sessions",
@@ -940,8 +943,8 @@ def test_models_load_in_dependency_order() -> None:
         "stg_class__enrollments",
     }
     # staging first, then intermediate, then marts, each alphabetically where dependencies allow
-    assert [m.name for m in models][:8] == sorted(f"stg_class__{table}" for table in RAW_TABLES)
-    assert [m.name for m in models][8:13] == [
+    assert [m.name for m in models][:9] == sorted([f"stg_class__{table}" for table in RAW_TABLES] + ["stg_class__metrics_people"])
+    assert [m.name for m in models][9:14] == [
         "int_class__as_of",
         "int_class__sessions",
         "int_class__session_attendance",
@@ -955,8 +958,12 @@ def test_every_model_declares_grain_purpose_and_layer() -> None:
         assert model.grain, model.name
         folder = model.path.parent.name
         if folder == "staging":
-            assert model.name.startswith("stg_class__") and model.kind == "view"
-            assert model.sources == {model.name.removeprefix("stg_class__")}, "staging reads its raw table only"
+            # a view, except the people of the events: three models read it, and as a view each
+            # would group the 2 M events again
+            assert model.name.startswith("stg_class__")
+            assert model.kind == ("table" if model.name == "stg_class__metrics_people" else "view"), model.name
+            (raw_table,) = model.sources  # staging reads one raw table, the one its name starts with
+            assert model.name.removeprefix("stg_class__") in (raw_table, f"{raw_table}_people"), model.name
         elif folder == "intermediate":
             # tables: several marts read them, and recomputing millions of events per reader is slow
             assert model.name.startswith("int_") and model.kind == "table"

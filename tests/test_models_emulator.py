@@ -18,16 +18,23 @@ join-before-host allowance, chronic absence from 10 %):
 - merged time: length of the union of a group's counted parts; islands: stretches left after merging;
 - attended_seconds: join -> leave clipped to the session window, 0 if never joined, null while the
   student has no leave_time;
-- roles: the class roster's role ('student' if not on it); teachers and assistants are staff;
+- roles: the class roster's role as of the session ('student' if not on it); teachers and
+  assistants are staff. The warehouse keeps every roster version it has seen, from the load that saw
+  it on; every session precedes both loads, so its roster is the earliest version seen: the first
+  load's role, or, for someone the first load did not see, the second's. Current-roster figures
+  (students_enrolled, zero-session students, dim_instructors' staff) use the second load's roster;
 - schedules: matched to the nearest-starting session of the class starting within
   [scheduled start - 10 min, scheduled end), one schedule per session; unmatched ones are missed
   if their start has passed, else upcoming.
 
-Before the load the school gets a few hand-made cases the generator does not produce on its own:
-an overlapping session (latest start wins), events exactly on session and allowance boundaries,
-overlapping IS_TALKING events (merging), and a person with events in a session whose roster they
-are not on. The generator never lets a started schedule go without a session, so `missed` is
-covered by the hand fixture (tests/test_models.py) only.
+The school is generated with the edges a real account has: schedules whose session was never held
+(`missed_fraction`: no report, no events) and events the API reference does not document
+(`odd_event_rate`: a null value, an empty value, an unknown type). Before the first load it gets a
+few hand-made cases the generator does not produce on its own: an overlapping session (latest start
+wins), events exactly on session and allowance boundaries, overlapping IS_TALKING events (merging),
+and a person with events in a session whose roster they are not on. Between the first and the
+second load (same clock: no new activity) roles change: a student who attended becomes an
+assistant, and an assistant becomes a student.
 """
 
 from __future__ import annotations
@@ -51,6 +58,8 @@ from class_source.emulator import Emulator
 from models_fixture import postgres_url, postgres_user
 
 SEED, CLASSES = 3, 8
+MISSED_FRACTION = 0.1  # share of schedules never held
+ODD_EVENT_RATE = 0.03  # per person and attended session: one undocumented event
 DATASET = "class_data"
 DATABASE = "warehouse.duckdb"
 TOLERANCE = 1e-6  # seconds: the marts divide integer milliseconds by 1000.0
@@ -124,6 +133,8 @@ class Cases:
     overlapped_session: str  # an original session ...
     overlapping_session: str  # ... and the one added to start inside it
     overlapping_start_ms: int
+    promoted: tuple[str, str] = ("", "")  # (class, person): a student who attended, assistant from the second load on
+    demoted: tuple[str, str] = ("", "")  # (class, person): an assistant, student from the second load on
 
 
 def _past_session(truth: dict[str, list[dict[str, Any]]], class_id: str, index: int) -> dict[str, Any]:
@@ -135,7 +146,7 @@ def _past_session(truth: dict[str, list[dict[str, Any]]], class_id: str, index: 
 
 
 def make_school() -> tuple[Emulator, Cases]:
-    emu = Emulator(seed=SEED, classes=CLASSES)
+    emu = Emulator(seed=SEED, classes=CLASSES, missed_fraction=MISSED_FRACTION, odd_event_rate=ODD_EVENT_RATE)
     school = emu.school
     regular = school.class_ids()
     overlap_class, injected_class = regular[2], regular[1]
@@ -195,6 +206,26 @@ def make_school() -> tuple[Emulator, Cases]:
     )
 
 
+def change_roles(emu: Emulator, cases: Cases) -> None:
+    """Promote a student who attended a session to assistant and demote an assistant to student
+    (PUT /class/enrollments: the roster changes, the activity already served does not)."""
+    school = emu.school
+    truth = school.ground_truth()
+    attended = {(r["class_id"], r["student_id"]) for r in truth["attendance"] if r["present"]}
+    enrollments = truth["enrollments"]
+    student = next(r for r in enrollments if r["role"] == "student" and (r["class_id"], r["student_id"]) in attended
+                   and r["class_id"] != cases.injected_class)
+    assistant = next(r for r in enrollments if r["role"] == "assistant" and (r["class_id"], r["student_id"]) in attended)
+    for row, role in ((student, "assistant"), (assistant, "student")):
+        school.update_enrollment(
+            school.find_class(class_id=row["class_id"]), identified_by="student_id", identifier=row["student_id"],
+            first_name=row["first_name"], last_name=row["last_name"], role=role, display_name=None, email=None,
+            ext_person_id=None,
+        )
+    cases.promoted = (student["class_id"], student["student_id"])
+    cases.demoted = (assistant["class_id"], assistant["student_id"])
+
+
 # --- expected marts, from the ground truth ------------------------------------------------------------
 
 
@@ -209,10 +240,13 @@ class Expected:
     student_class_attendance: dict[tuple, dict[str, Any]]
     class_weekly: dict[tuple, dict[str, Any]]
     instructor_weekly: dict[tuple, dict[str, Any]]
-    staff: set[tuple[str, str]]  # (class_id, person) pairs on a roster as teacher or assistant
+    staff: set[tuple[str, str]]  # (class_id, person) pairs staff at their sessions and on today's roster
+    instructors: set[str]  # people staff on today's roster or at a session they took part in
+    students: set[str]  # people a student on today's roster or at a session they took part in
 
 
-def expected_marts(truth: dict[str, list[dict[str, Any]]]) -> Expected:
+def expected_marts(truth: dict[str, list[dict[str, Any]]], first_roster: list[dict[str, Any]]) -> Expected:
+    """`truth`: what the API served at the second load; `first_roster`: the enrollments the first load saw."""
     attendance = truth["attendance"]
     # sessions: one window per (class, session), as every attendance row repeats it
     windows: dict[tuple[str, str], tuple[int, int]] = {}
@@ -249,7 +283,9 @@ def expected_marts(truth: dict[str, list[dict[str, Any]]]) -> Expected:
                 return session_id
         return None
 
-    role = {(r["class_id"], r["student_id"]): r["role"] or "student" for r in truth["enrollments"]}
+    current_role = {(r["class_id"], r["student_id"]): r["role"] or "student" for r in truth["enrollments"]}
+    # as of any session: the earliest roster version seen (every session precedes both loads)
+    role = {**current_role, **{(r["class_id"], r["student_id"]): r["role"] or "student" for r in first_roster}}
     staff = {key for key, value in role.items() if value in STAFF}
 
     def person_type(class_id: str, person: str) -> str:
@@ -391,7 +427,7 @@ def expected_marts(truth: dict[str, list[dict[str, Any]]]) -> Expected:
     for key in on_report:
         if is_student_on_report(key) and status[key[:2]] == "held":
             expected_sessions[key[::2]].append((windows[key[:2]][0], key[1], key))
-    for (class_id, student), value in role.items():
+    for (class_id, student), value in current_role.items():
         if value not in STAFF:
             expected_sessions.setdefault((class_id, student), [])
     student_class_attendance = {}
@@ -447,7 +483,7 @@ def expected_marts(truth: dict[str, list[dict[str, Any]]]) -> Expected:
             "sessions_upcoming": sum(r["session_status"] == "upcoming" for r in own),
             "sessions_held": len(held),
             "sessions_live": sum(1 for key in windows if key[0] == class_id and status[key] == "live"),
-            "students_enrolled": sum(1 for (c, _), r in role.items() if c == class_id and r == "student"),
+            "students_enrolled": sum(1 for (c, _), r in current_role.items() if c == class_id and r == "student"),
             "avg_attendance_rate": sum(rates) / len(rates) if rates else None,
             "attendee_sessions": len(attendees),
             "total_talk_minutes": sum(row["talk_seconds"] for row in attendees) / 60,
@@ -510,8 +546,12 @@ def expected_marts(truth: dict[str, list[dict[str, Any]]]) -> Expected:
     instructor_weekly = {
         key: {"classes_taught": len(w.pop("classes")), **w} for key, w in teaching.items()
     }
+    staff_now = {key for key, value in current_role.items() if value in STAFF}
+    instructors = {key[2] for key, row in engagement.items() if row["person_type"] == "staff"} | {p for _, p in staff_now}
+    students = {key[2] for key, row in engagement.items() if row["person_type"] == "student"}
+    students |= {p for (_, p), value in current_role.items() if value not in STAFF}
     return Expected(as_of, session_attendance, engagement, event_durations, summary, scheduled_sessions,
-                    student_class_attendance, class_weekly, instructor_weekly, staff)
+                    student_class_attendance, class_weekly, instructor_weekly, staff & staff_now, instructors, students)
 
 
 # --- the warehouse --------------------------------------------------------------------------------------
@@ -595,8 +635,11 @@ def loaded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
             monkeypatch.setenv("SOURCES__CLASS_API__API_KEY", emu.mint_key())
             try:
                 assert main(["run", "--destination", destination, "--dataset-name", dataset]) == 0
+                first_roster = emu.school.ground_truth()["enrollments"]
+                change_roles(emu, cases)
+                assert main(["run", "--destination", destination, "--dataset-name", dataset]) == 0
                 truth = emu.school.ground_truth()  # the clock is frozen: exactly what was served
-                yield Loaded(destination, query, truth, expected_marts(truth), cases, dataset)
+                yield Loaded(destination, query, truth, expected_marts(truth, first_roster), cases, dataset)
             finally:
                 if destination == "postgres":
                     for schema in (dataset, f"{dataset}_staging"):
@@ -662,7 +705,14 @@ def test_the_school_exercises_every_rule(loaded: Loaded) -> None:
     assert any(not row["on_attendance_roster"] for row in expected.engagement.values())
     assert {row["session_status"] for row in expected.session_attendance.values()} == {"held", "live"}
     assert {row["person_type"] for row in expected.session_attendance.values()} == {"student", "staff"}
-    assert {row["session_status"] for row in expected.scheduled_sessions.values()} >= {"held", "live", "upcoming"}
+    assert {row["session_status"] for row in expected.scheduled_sessions.values()} >= {"held", "live", "missed", "upcoming"}
+    # undocumented events: a value the API gave as null, an empty value, an unknown type
+    values = {(e["event_type"], e["event_value"]) for e in loaded.truth["metrics"]}
+    assert {("RAISED_HAND", None), ("REACTION", ""), ("WAVING", "true")} <= values
+    # the role changes: the promoted student was a student at their sessions, the demoted assistant staff
+    for (class_id, person), at_sessions in ((loaded.cases.promoted, "student"), (loaded.cases.demoted, "staff")):
+        rows = [row for key, row in expected.session_attendance.items() if key[::2] == (class_id, person)]
+        assert rows and {row["person_type"] for row in rows} == {at_sessions}
     # events starting in the allowance before a session, and events clipped by a stay
     assert any(row["first_event_start"] < loaded.cases.session_start_ms for key, row in expected.event_durations.items()
                if key[:2] == (loaded.cases.injected_class, loaded.cases.injected_session))
@@ -711,14 +761,15 @@ def test_student_marts_hold_no_staff(loaded: Loaded) -> None:
     assert staff, "the school has teachers"
     per_class = loaded.query(f'select class_id, student_id from "{loaded.dataset}"."fct_student_class_attendance"')
     assert not {tuple(row) for row in per_class} & staff
-    staff_only = {person for _, person in staff} - {
-        r["student_id"] for r in loaded.truth["enrollments"] if r["role"] not in ("teacher", "assistant")
-    }
+    staff_only = loaded.expected.instructors - loaded.expected.students
     assert staff_only
     students = {row[0] for row in loaded.query(f'select student_id from "{loaded.dataset}"."dim_students"')}
     assert not students & staff_only
+    assert loaded.expected.students <= students
     instructors = {row[0] for row in loaded.query(f'select instructor_id from "{loaded.dataset}"."dim_instructors"')}
-    assert instructors == {person for _, person in staff}
+    assert instructors == loaded.expected.instructors
+    # the promoted student is an instructor now and a student at their sessions; the demoted assistant the reverse
+    assert {loaded.cases.promoted[1], loaded.cases.demoted[1]} <= instructors & students
 
 
 def test_event_durations(loaded: Loaded) -> None:

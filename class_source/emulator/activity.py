@@ -41,9 +41,17 @@ EVENT_VALUES: dict[str, tuple[str, ...]] = {
     "SPOTLIGHT": ("false", "true"),
     "STARS": ("0", "1", "2", "3"),
 }
-TYPE_VALUES: tuple[tuple[str, str], ...] = tuple(sorted((t, v) for t, vs in EVENT_VALUES.items() for v in vs))
-CODE_OF: dict[tuple[str, str], int] = {tv: i for i, tv in enumerate(TYPE_VALUES)}
-_TYPE_NAMES = sorted(EVENT_VALUES)
+# Events the API reference does not document but an account may still send (SchoolShape.odd_event_rate):
+# a value the API gave as null, an empty value, an unknown type. Their codes follow the documented
+# ones, so a documented pair's code is the same with or without them; among same-instant events of
+# one student and type they sort after the documented values.
+ODD_TYPE_VALUES: tuple[tuple[str, str | None], ...] = (("RAISED_HAND", None), ("REACTION", ""), ("WAVING", "true"))
+TYPE_VALUES: tuple[tuple[str, str | None], ...] = (
+    *sorted((t, v) for t, vs in EVENT_VALUES.items() for v in vs),
+    *ODD_TYPE_VALUES,
+)
+CODE_OF: dict[tuple[str, str | None], int] = {tv: i for i, tv in enumerate(TYPE_VALUES)}
+_TYPE_NAMES = sorted(EVENT_VALUES) + sorted({t for t, _ in ODD_TYPE_VALUES} - set(EVENT_VALUES))
 TYPE_INDEX_OF_CODE: tuple[int, ...] = tuple(_TYPE_NAMES.index(t) for t, _ in TYPE_VALUES)
 
 _C = CODE_OF
@@ -170,6 +178,8 @@ _RANK_BITS, _TC_BITS, _DUR_BITS = 20, 10, 32
 MAX_EVENT_SPAN_MS = (1 << _DUR_BITS) - 1
 MAX_STUDENTS_PER_CLASS = 1 << _RANK_BITS
 _TC = tuple(TYPE_INDEX_OF_CODE[c] << 6 | c for c in range(len(TYPE_VALUES)))
+_ODD_TC = tuple(_TC[CODE_OF[pair]] for pair in ODD_TYPE_VALUES)
+_ODD_SALT = 0x0DD_E7E7_0DD5
 _DUR_MASK = (1 << _DUR_BITS) - 1
 _TC_MASK = (1 << _TC_BITS) - 1
 # same_instant_values: a reaction or feedback gets, with this probability, a second event of the same
@@ -190,6 +200,7 @@ def generate_activity(
     injected: Sequence[tuple[int, int, int, int, int]],
     event_scale: float,
     same_instant_values: bool = False,
+    odd_event_rate: float = 0.0,
 ) -> ClassActivity:
     """Build one class's activity.
 
@@ -197,6 +208,8 @@ def generate_activity(
     injected: (start_ms, end_ms, duration, person, code) events added by tests.
     same_instant_values: also generate same-millisecond pairs of one student and type with
     different values (readings.py), from a stream of their own: every other event stays the same.
+    odd_event_rate: per person and attended session, the chance of one undocumented event
+    (ODD_TYPE_VALUES) during the stay, also from a stream of its own.
 
     Randomness: one `random.Random` for the class's session-level draws and two per (class, person)
     (attendance, events), consumed session after session. A person's stream is independent of everybody else, and session
@@ -241,6 +254,7 @@ def generate_activity(
         teacher = role == "teacher"
         p_present = 0.98 if teacher else 0.88
         first_event = len(keys)
+        odd = random.Random(person_state ^ _ODD_SALT).random if odd_event_rate > 0 else None
         for k, (start, start_ms, end_ms, hours, waves) in enumerate(plan):
             if enrolled_at > start:
                 continue  # enrolled after this session began: not part of it
@@ -260,6 +274,10 @@ def generate_activity(
             if leave < join + 60_000:
                 leave = join + 60_000 + int(a() * 60_000)
             rows[k].append((person, join, leave))
+            if odd is not None and odd() < odd_event_rate:
+                t = join + int(odd() * (leave - join))
+                tc = _ODD_TC[int(odd() * len(_ODD_TC))]
+                app(((t << 30 | who | tc) << 32) | (min(t + 1_000 + int(odd() * 5_000), leave) - t))
             if not scale:
                 continue
             dur = leave - join

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 
 from . import names
-from .activity import key64
+from .activity import key64, splitmix64
 from .records import ClassRecord, People, SchoolShape, Template, User
 
 DAY = 86_400
@@ -201,5 +201,16 @@ def build_structure(seed: int, shape: SchoolShape) -> Structure:
                     start = term_start + week * WEEK + day * DAY + hour_min * 60
                     schedules.append((start, start + length * 60, new_uuid(rng)))
             record.schedules = schedules  # generated in time order, hence sorted
+            if shape.missed_fraction > 0 and i != 0:
+                record.missed = frozenset(sid for _, _, sid in schedules if _is_missed(seed, sid, shape.missed_fraction))
         classes[record.class_id] = record
     return Structure(people, users, templates, classes, next_deferred_id, meeting_ids)
+
+
+def _is_missed(seed: int, schedule_id: str, fraction: float) -> bool:
+    """A hash of (seed, schedule) rather than a draw from the structure's stream: choosing missed
+    schedules leaves every other generated value as it was."""
+    return splitmix64((seed & 0xFFFF_FFFF_FFFF_FFFF) ^ key64(schedule_id) ^ _MISSED_SALT) < fraction * 2**64
+
+
+_MISSED_SALT = 0x0415_5ED5_E551_0475

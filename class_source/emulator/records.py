@@ -117,6 +117,7 @@ class ClassRecord:
         "roster",
         "version",
         "injected",
+        "missed",
     )
 
     def __init__(
@@ -155,6 +156,8 @@ class ClassRecord:
         # Bumped by every write that changes generated activity (roster, schedules, injected events).
         self.version = 0
         self.injected: list[tuple[int, int, int, int, int]] = []
+        # schedule ids whose session is never held (SchoolShape.missed_fraction)
+        self.missed: frozenset[str] = frozenset()
 
     @property
     def deferred(self) -> bool:
@@ -199,3 +202,10 @@ class SchoolShape:
     term_weeks: int = 15
     org: str = "school"  # invite/launch links are https://<org>.class.com/...
     cache_classes: int = 64  # LRU size for generated per-class activity
+    # Edges the default school leaves out (both 0: the data every existing benchmark and test was
+    # written against). missed_fraction: share of a class's schedules whose session is never held
+    # (no attendance report, no events: the marts' `missed` status); never class 0's, which carries
+    # the default clock's live session. odd_event_rate: per person and attended session, the chance
+    # of one event the API reference does not document (a null or empty value, an unknown type).
+    missed_fraction: float = 0.0
+    odd_event_rate: float = 0.0

@@ -412,23 +412,23 @@ class School:
     # ------------------------------------------------------------------ activity
     def _activity(self, cls: ClassRecord, now: int) -> ClassActivity:
         started = bisect_right(cls.schedules, (now, math.inf))
-        pairs = self.readings.same_instant_values
-        validity = (cls.version, started, pairs)
+        validity = (cls.version, started, self.readings.same_instant_values)
+        return self._cache.get(cls.class_id, validity, lambda: self._generate(cls, started))
 
-        def build() -> ClassActivity:
-            return generate_activity(
-                seed=self.seed,
-                class_key=key64(cls.class_id),
-                sessions=[(sid, start, end) for start, end, sid in cls.schedules[:started]],
-                roster=list(cls.roster),
-                person_keys=self.people.key,
-                person_student_ids=self.people.student_id,
-                injected=list(cls.injected),
-                event_scale=self.shape.event_scale,
-                same_instant_values=pairs,
-            )
-
-        return self._cache.get(cls.class_id, validity, build)
+    def _generate(self, cls: ClassRecord, started: int) -> ClassActivity:
+        """The activity of `cls`'s first `started` schedules, missed ones left out (never held)."""
+        return generate_activity(
+            seed=self.seed,
+            class_key=key64(cls.class_id),
+            sessions=[(sid, start, end) for start, end, sid in cls.schedules[:started] if sid not in cls.missed],
+            roster=list(cls.roster),
+            person_keys=self.people.key,
+            person_student_ids=self.people.student_id,
+            injected=list(cls.injected),
+            event_scale=self.shape.event_scale,
+            same_instant_values=self.readings.same_instant_values,
+            odd_event_rate=self.shape.odd_event_rate,
+        )
 
     @_locked
     def attendance(self, cls: ClassRecord) -> dict[str, Any]:
@@ -560,18 +560,7 @@ class School:
         for class_id in self.class_ids():
             with self.lock:
                 cls = self.classes[class_id]
-                started = bisect_right(cls.schedules, (now, math.inf))
-                activity = generate_activity(
-                    seed=self.seed,
-                    class_key=key64(cls.class_id),
-                    sessions=[(sid, start, end) for start, end, sid in cls.schedules[:started]],
-                    roster=list(cls.roster),
-                    person_keys=self.people.key,
-                    person_student_ids=self.people.student_id,
-                    injected=list(cls.injected),
-                    event_scale=self.shape.event_scale,
-                    same_instant_values=self.readings.same_instant_values,
-                )
+                activity = self._generate(cls, bisect_right(cls.schedules, (now, math.inf)))
             total += activity.count_visible(now)
         return total
 
@@ -580,7 +569,7 @@ class School:
         """Inject raw events into a regular class (test helper), e.g. >1000 events in one second or
         a long event that ends after a sync. Each needs student_id (any person of the school,
         normally one enrolled in the class), event_start and event_end (ISO string or unix ms),
-        event_type/event_value from the documented table; event_duration is optional (default: as
+        event_type/event_value from the documented table (or ODD_TYPE_VALUES); event_duration is optional (default: as
         the API computes it). Other keys (email, ...) are ignored: they come from the person. An
         injected event replaces a generated one with the same (student_id, event_type, event_start).
         Like every event, it is listed once event_end <= clock.now."""
@@ -595,10 +584,12 @@ class School:
             start, end = (_as_ms(event.get(k), f"event {n}: {k}") for k in ("event_start", "event_end"))
             if not 0 <= end - start <= MAX_EVENT_SPAN_MS:
                 raise ValueError(f"event {n}: event_end must be between event_start and event_start + {MAX_EVENT_SPAN_MS} ms")
-            code = CODE_OF.get((str(event.get("event_type")), str(event.get("event_value"))))
+            value = event.get("event_value")
+            code = CODE_OF.get((str(event.get("event_type")), None if value is None else str(value)))
             if code is None:
                 raise ValueError(
-                    f"event {n}: ({event.get('event_type')!r}, {event.get('event_value')!r}) is not a documented event type/value"
+                    f"event {n}: ({event.get('event_type')!r}, {event.get('event_value')!r}) is not a documented event "
+                    "type/value nor one of the emulator's odd ones (ODD_TYPE_VALUES)"
                 )
             duration = event.get("event_duration")
             duration = reported_duration(start, end) if duration is None else int(duration)

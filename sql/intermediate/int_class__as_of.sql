@@ -9,8 +9,8 @@ with attendance as (
     select * from stg_class__attendance
 ),
 
-events as (
-    select * from stg_class__metrics
+people_with_events as (
+    select * from stg_class__metrics_people
 ),
 
 reported as (
@@ -20,7 +20,7 @@ reported as (
     union all
     select max(leave_time) from attendance
     union all
-    select max(event_end) from events
+    select max(last_event_end) from people_with_events
 )
 
 select

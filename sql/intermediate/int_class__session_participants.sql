@@ -24,8 +24,8 @@ enrollments as (
     select * from stg_class__enrollments
 ),
 
-metrics as (
-    select * from stg_class__metrics
+people_with_events as (
+    select * from stg_class__metrics_people
 ),
 
 event_people as (
@@ -39,13 +39,7 @@ event_people as (
 
 -- contact details of people with events, for those on no roster and missing from the report
 event_contacts as (
-    select
-        class_id,
-        student_id,
-        max(email) as email,
-        max(ext_person_id) as ext_person_id
-    from metrics
-    group by class_id, student_id
+    select class_id, student_id, email, ext_person_id from people_with_events
 ),
 
 participants as (

@@ -16,8 +16,8 @@ participants as (
     select * from int_class__session_participants
 ),
 
-events as (
-    select * from stg_class__metrics
+people_with_events as (
+    select * from stg_class__metrics_people
 ),
 
 ranked_enrollments as (
@@ -62,7 +62,7 @@ event_profiles as (
         student_id,
         max(email) as email,
         max(ext_person_id) as ext_person_id
-    from events
+    from people_with_events
     group by student_id
 ),
 

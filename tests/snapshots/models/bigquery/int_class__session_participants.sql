@@ -17,10 +17,10 @@ WITH attendance AS (
   SELECT
     *
   FROM class_data.stg_class__enrollments
-), metrics AS (
+), people_with_events AS (
   SELECT
     *
-  FROM class_data.stg_class__metrics
+  FROM class_data.stg_class__metrics_people
 ), event_people AS (
   SELECT
     class_id,
@@ -35,12 +35,9 @@ WITH attendance AS (
   SELECT
     class_id,
     student_id,
-    MAX(email) AS email,
-    MAX(ext_person_id) AS ext_person_id
-  FROM metrics
-  GROUP BY
-    class_id,
-    student_id
+    email,
+    ext_person_id
+  FROM people_with_events
 ), participants AS (
   SELECT
     class_id,

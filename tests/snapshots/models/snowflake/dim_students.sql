@@ -9,10 +9,10 @@ WITH enrollments AS (
   SELECT
     *
   FROM class_data.int_class__session_participants
-), events AS (
+), people_with_events AS (
   SELECT
     *
-  FROM class_data.stg_class__metrics
+  FROM class_data.stg_class__metrics_people
 ), ranked_enrollments AS (
   SELECT
     *,
@@ -59,7 +59,7 @@ WITH enrollments AS (
     student_id,
     MAX(email) AS email,
     MAX(ext_person_id) AS ext_person_id
-  FROM events
+  FROM people_with_events
   GROUP BY
     student_id
 ), known_people AS (

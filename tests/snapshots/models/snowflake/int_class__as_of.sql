@@ -3,10 +3,10 @@ WITH attendance AS (
   SELECT
     *
   FROM class_data.stg_class__attendance
-), events AS (
+), people_with_events AS (
   SELECT
     *
-  FROM class_data.stg_class__metrics
+  FROM class_data.stg_class__metrics_people
 ), reported AS (
   SELECT
     MAX(session_start_time) AS reported_at
@@ -21,8 +21,8 @@ WITH attendance AS (
   FROM attendance
   UNION ALL
   SELECT
-    MAX(event_end)
-  FROM events
+    MAX(last_event_end)
+  FROM people_with_events
 )
 SELECT
   COALESCE(MAX(reported_at), CURRENT_TIMESTAMP()) AS as_of

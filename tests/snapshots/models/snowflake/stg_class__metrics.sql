@@ -15,35 +15,23 @@ WITH source AS (
     CAST(event_end AS TIMESTAMPTZ) AS event_end,
     CAST(event_duration AS BIGINT) AS event_duration_raw
   FROM source
-), deduplicated AS (
-  SELECT
-    class_id,
-    student_id,
-    event_type,
-    event_start,
-    event_value,
-    MAX(email) AS email,
-    MAX(ext_person_id) AS ext_person_id,
-    MAX(event_end) AS event_end,
-    MAX(event_duration_raw) AS event_duration_raw
-  FROM typed
-  GROUP BY
-    class_id,
-    student_id,
-    event_type,
-    event_start,
-    event_value
 )
 SELECT
   class_id,
   student_id,
-  email,
-  ext_person_id,
+  MAX(email) AS email,
+  MAX(ext_person_id) AS ext_person_id,
   event_type,
   event_value,
   event_start,
-  event_end,
-  event_duration_raw
-FROM deduplicated;
+  MAX(event_end) AS event_end,
+  MAX(event_duration_raw) AS event_duration_raw
+FROM typed
+GROUP BY
+  class_id,
+  student_id,
+  event_type,
+  event_start,
+  event_value;
 
 COMMENT ON VIEW class_data.stg_class__metrics IS 'In-class activity events from GET /reporting/metrics: typed and deduplicated. Two events of one student and type at the same instant with different values are two events. A missing value (the loader lands the API\'s null as \'\') is null here, \'\' and null alike. `event_duration_raw` is the API\'s own duration field, kept as reported but not trusted: the documented example reports 36000 for a 600-second event. Durations downstream come from event_end - event_start.';

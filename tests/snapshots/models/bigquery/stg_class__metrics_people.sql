@@ -1,0 +1,28 @@
+CREATE OR REPLACE TABLE class_data.stg_class__metrics_people AS
+WITH source AS (
+  SELECT
+    *
+  FROM class_data.metrics
+), typed AS (
+  SELECT
+    CAST(class_id AS STRING) AS class_id,
+    CAST(student_id AS STRING) AS student_id,
+    CAST(email AS STRING) AS email,
+    CAST(ext_person_id AS STRING) AS ext_person_id,
+    CAST(event_start AS TIMESTAMP) AS event_start,
+    CAST(event_end AS TIMESTAMP) AS event_end
+  FROM source
+)
+SELECT
+  class_id,
+  student_id,
+  MAX(email) AS email,
+  MAX(ext_person_id) AS ext_person_id,
+  MIN(event_start) AS first_event_start,
+  MAX(event_end) AS last_event_end
+FROM typed
+GROUP BY
+  class_id,
+  student_id;
+
+ALTER TABLE class_data.stg_class__metrics_people SET OPTIONS (description='One row per class and person with activity events (GET /reporting/metrics): their e-mail and ext_person_id as the events carry them, and when their first event started and their last one ended. Read from the raw events directly, without stg_class__metrics\' dedupe: a repeated event changes none of these (each is a max or min), and grouping 2 M events by two keys once is cheaper than deduplicating them for every model that only needs people (int_class__as_of, int_class__session_participants, dim_students). A table: those three read it.');
