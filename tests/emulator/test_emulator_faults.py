@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from class_source.emulator import Emulator, EndpointFaults, FaultConfig
-from class_source.emulator import faults
+from class_source.emulator import fault_middleware
 from class_source.emulator.faults import decide
 from emulator_helpers import Api
 
@@ -168,7 +168,7 @@ def test_admin_routes_are_never_faulted_and_need_no_key() -> None:
 
 
 class _AsyncioWithSleep:
-    """asyncio as class_source/emulator/faults.py sees it, with `sleep` replaced."""
+    """asyncio as class_source/emulator/fault_middleware.py sees it, with `sleep` replaced."""
 
     def __init__(self, sleep: Callable[[float], Awaitable[None]]) -> None:
         self.sleep = sleep
@@ -194,7 +194,7 @@ def test_latency_is_concurrent_not_serial(monkeypatch: pytest.MonkeyPatch) -> No
                 everyone_waiting.set()
             await asyncio.wait_for(everyone_waiting.wait(), timeout=60)
 
-        monkeypatch.setattr(faults, "asyncio", _AsyncioWithSleep(barrier))
+        monkeypatch.setattr(fault_middleware, "asyncio", _AsyncioWithSleep(barrier))
         async with httpx.AsyncClient(transport=emu.transport(), base_url="http://emulator",
                                      headers={"Authorization": f"Bearer {secret}"}) as client:
             responses = await asyncio.gather(*[client.get("/api/v1/templates") for _ in range(10)])
