@@ -52,12 +52,9 @@ class EventLoopThread:
         """
         queue: asyncio.Queue = asyncio.Queue(maxsize=max(2 * window, 2))
 
-        async def run_one(make: Callable[[], AsyncIterator[T]], slots: asyncio.Semaphore) -> None:
-            try:
-                async for item in make():
-                    await queue.put(item)
-            finally:
-                slots.release()
+        async def run_one(make: Callable[[], AsyncIterator[T]]) -> None:
+            async for item in make():
+                await queue.put(item)
 
         async def coordinate() -> None:
             slots = asyncio.Semaphore(window)
@@ -70,13 +67,17 @@ class EventLoopThread:
                     errors.append(task.exception())  # type: ignore[arg-type]
                     for sibling in list(running):  # fail fast: don't wait for the others
                         sibling.cancel()
+                # the slot is freed here, after the error is recorded, and for a task cancelled before it
+                # ever ran too (its body, and a `finally` in it, never runs): freed in the body, a slot
+                # could go to a new task the failure then cancels unstarted, and never come back
+                slots.release()
 
             try:
                 for make in producers:
                     await slots.acquire()
                     if errors:
                         break
-                    task = asyncio.ensure_future(run_one(make, slots))
+                    task = asyncio.ensure_future(run_one(make))
                     running.add(task)
                     task.add_done_callback(finished)
                 while running:

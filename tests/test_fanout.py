@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 
 import pytest
 
@@ -50,6 +51,24 @@ def test_a_failing_producer_stops_the_stream_with_its_error(loop_thread):
 
     with pytest.raises(ValueError, match="class 3 broke"):
         list(loop_thread.stream((producer(n) for n in range(100)), window=4))
+
+
+def test_a_failure_freeing_the_last_slot_still_ends_the_stream(loop_thread):
+    """One slot: the failing producer's slot must not go to a producer the failure then cancels before
+    it starts (that slot never came back and the stream waited forever; seen under load with wider windows)."""
+
+    def producer(n: int):
+        async def items():
+            if n == 0:
+                raise ValueError("class 0 broke")
+            await asyncio.sleep(0)
+            yield n
+
+        return items
+
+    done = concurrent.futures.ThreadPoolExecutor(max_workers=1).submit(lambda: list(loop_thread.stream((producer(n) for n in range(3)), window=1)))
+    with pytest.raises(ValueError, match="class 0 broke"):
+        done.result(timeout=30)  # a hang shows as a timeout, not a stuck suite
 
 
 def test_closing_the_stream_early_cancels_outstanding_work(loop_thread):
