@@ -537,6 +537,9 @@ EXPECTED_ROW_COUNTS = {
     "int_class__sessions": 4,
     "int_class__session_attendance": 13,
     "int_class__events": 36,
+    # (session, person) pairs with events in the session: s1 ana, ben, anne (09:55, in the
+    # allowance), gus; s2 ben, cara, ana, anne; s3 eli, ana; s4 dev
+    "int_class__session_activity": 11,
     "int_class__session_participants": 14,
     "dim_roster_history": len(RAW_ROWS["enrollments"]),  # one version each after one load
     **{name: len(rows) for name, rows in EXPECTED_MARTS.items()},
@@ -944,11 +947,12 @@ def test_models_load_in_dependency_order() -> None:
     }
     # staging first, then intermediate, then marts, each alphabetically where dependencies allow
     assert [m.name for m in models][:9] == sorted([f"stg_class__{table}" for table in RAW_TABLES] + ["stg_class__metrics_people"])
-    assert [m.name for m in models][9:14] == [
+    assert [m.name for m in models][9:15] == [
         "int_class__as_of",
         "int_class__sessions",
         "int_class__session_attendance",
         "int_class__events",
+        "int_class__session_activity",
         "int_class__session_participants",
     ]
 
