@@ -7,7 +7,7 @@ Loads an emulator school (in process: the connector talks to the emulator throug
 transport, no sockets) into a fresh DuckDB file in a temporary directory, or into a fresh dataset
 on the local Postgres (dropped afterwards), then times `build_models(pipeline)`: every model is
 built and grain-checked, and any ModelError fails the run. Prints the raw rows loaded, rows and
-seconds per model, the total build seconds and the load seconds.
+seconds per model, the total build wall and CPU seconds (with the load average) and the load seconds.
 
 `--weeks W` moves the emulator's clock to week W of the term (default 4: the emulator's default
 clock, ~9 sessions per class; 45 gives ~90), for the per-event cost as terms grow. `--models-dir`
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import sys
@@ -41,6 +42,17 @@ def drop_datasets(pipeline) -> None:  # type: ignore[no-untyped-def]
     with pipeline.sql_client() as client:
         for schema in (pipeline.dataset_name, f"{pipeline.dataset_name}_staging"):
             client.execute_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def process_cpu_seconds() -> float:
+    """User + system CPU of this process, DuckDB's worker threads included (the emulator is idle
+    while models build): on a shared machine a steadier measure than wall seconds."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def load_average() -> str:
+    return " ".join(f"{value:.1f}" for value in os.getloadavg())
 
 
 def main() -> int:
@@ -112,22 +124,28 @@ def main() -> int:
         print(f"sessions: {sessions:,} ({sessions / max(args.classes, 1):.1f} per class)")
         folders = [str(SQL_DIR)] + args.models_dir
         totals: dict[str, list[float]] = {folder: [] for folder in folders}
+        cpu_totals: dict[str, list[float]] = {folder: [] for folder in folders}
         for _ in range(args.repeat):
             for folder in folders:
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), process_cpu_seconds()
                 built = build_models(pipeline, models_dir=Path(folder))  # raises ModelError if any check fails
                 build_s = time.perf_counter() - started
+                cpu_s = process_cpu_seconds() - cpu_started
                 totals[folder].append(build_s)
+                cpu_totals[folder].append(cpu_s)
                 print(f"\nmodels of {folder}: {len(built)} built, every check passed")
                 print(f"  {'model':<32} {'kind':<6} {'rows':>12} {'seconds':>8}")
                 for model in built:
                     print(f"  {model.name:<32} {model.kind:<6} {model.rows:>12,} {model.seconds:>8.2f}")
                 per_event = {m.name: m.seconds for m in built}.get("int_class__events", 0.0) / max(events, 1) * 1e6
                 print(f"total build seconds: {build_s:.1f} ({build_s / max(events, 1) * 1e6:.2f} µs/event; "
-                      f"int_class__events {per_event:.2f} µs/event)")
+                      f"int_class__events {per_event:.2f} µs/event); CPU seconds {cpu_s:.1f} "
+                      f"({cpu_s / max(events, 1) * 1e6:.2f} µs/event); load average {load_average()}")
         print()
         for folder, seconds in totals.items():
-            print(f"median build seconds of {folder}: {statistics.median(seconds):.1f} over {len(seconds)} round(s)")
+            print(f"median build seconds of {folder}: {statistics.median(seconds):.1f} over {len(seconds)} round(s) "
+                  f"({', '.join(f'{s:.1f}' for s in seconds)}); CPU seconds {statistics.median(cpu_totals[folder]):.1f} "
+                  f"({', '.join(f'{s:.1f}' for s in cpu_totals[folder])})")
         print(f"load seconds: {load_s:.1f}")
     finally:
         if args.keep:

@@ -35,6 +35,7 @@ from class_source.models import (
     comment_sql,
     dialect_for_destination,
     drop_models,
+    grain_summary_sql,
     load_models,
     render,
 )
@@ -537,6 +538,9 @@ EXPECTED_ROW_COUNTS = {
     "int_class__sessions": 4,
     "int_class__session_attendance": 13,
     "int_class__events": 36,
+    # (session, person) pairs with events in the session: s1 ana, ben, anne (09:55, in the
+    # allowance), gus; s2 ben, cara, ana, anne; s3 eli, ana; s4 dev
+    "int_class__session_activity": 11,
     "int_class__session_participants": 14,
     "dim_roster_history": len(RAW_ROWS["enrollments"]),  # one version each after one load
     **{name: len(rows) for name, rows in EXPECTED_MARTS.items()},
@@ -944,11 +948,12 @@ def test_models_load_in_dependency_order() -> None:
     }
     # staging first, then intermediate, then marts, each alphabetically where dependencies allow
     assert [m.name for m in models][:9] == sorted([f"stg_class__{table}" for table in RAW_TABLES] + ["stg_class__metrics_people"])
-    assert [m.name for m in models][9:14] == [
+    assert [m.name for m in models][9:15] == [
         "int_class__as_of",
         "int_class__sessions",
         "int_class__session_attendance",
         "int_class__events",
+        "int_class__session_activity",
         "int_class__session_participants",
     ]
 
@@ -1103,3 +1108,26 @@ def test_no_stale_snapshots() -> None:
     stored = {(p.parent.name, p.stem) for p in SNAPSHOT_DIR.glob("*/*.sql")}
     expected = {(dialect, name) for dialect in SNAPSHOT_DIALECTS for name in MODEL_NAMES}
     assert stored == expected
+
+
+def test_grain_check_skips_the_grouping_only_for_a_final_select_grouped_by_exactly_the_grain(tmp_path: Path) -> None:
+    cases = {
+        # grouped by the grain, each key output as the very column grouped on: keys cannot repeat
+        "stg_class__grouped": ("class_id", "select class_id, count(*) as events from metrics group by class_id", True),
+        "stg_class__qualified": ("class_id, student_id?", "select m.class_id, m.student_id from metrics as m group by m.class_id, m.student_id", True),
+        # one more grouping key: (class_id) repeats across students
+        "stg_class__finer": ("class_id", "select class_id from metrics group by class_id, student_id", False),
+        # the grain column is another expression under the grouped column's name
+        "stg_class__aliased": ("class_id", "select max(student_id) as class_id from metrics group by class_id", False),
+        # the grouping is not the final select
+        "stg_class__nested": ("class_id", "select class_id from (select class_id from metrics group by class_id) as g", False),
+        "stg_class__union": ("class_id", "select class_id from metrics group by class_id union all select class_id from metrics group by class_id", False),
+    }
+    for name, (grain, select, _) in cases.items():
+        _write_model(tmp_path, "staging", name, f"-- grain: {grain}\n-- purpose: test\n{select}\n")
+    models = {model.name: model for model in load_models(tmp_path)}
+    assert {name: models[name].grouped_by_grain for name in cases} == {name: case[2] for name, case in cases.items()}
+    # the grouped model's check counts rows and null keys in one scan, without a GROUP BY
+    summary = grain_summary_sql(models["stg_class__grouped"], dialect="duckdb", dataset="d")
+    assert "GROUP BY" not in summary.upper() and "class_id IS NULL" in summary
+    assert "GROUP BY" in grain_summary_sql(models["stg_class__finer"], dialect="duckdb", dataset="d").upper()

@@ -57,7 +57,8 @@ class Emulator:
     School knobs (keyword arguments): students_per_class (30), classes_per_student (5),
     deferred_fraction (0.05), no_ext_id_fraction (0.15), event_scale (1.0: ~10M events for 5,000
     classes at the default clock), term_start (Mon 2024-09-02 UTC), term_weeks (15), org ("school"),
-    cache_classes (64 classes of generated activity kept).
+    cache_classes (64 classes of generated activity kept), missed_fraction and odd_event_rate (0:
+    schedules never held, undocumented events; see SchoolShape).
 
     readings: which plausible reading of the reference's silences the API serves (readings.py;
     default: the emulator's own). Settable later: `emu.readings = ...` or POST /_emulator/readings.

@@ -11,9 +11,8 @@ with attendance as (
     select * from int_class__session_attendance
 ),
 
-events as (
-    select * from int_class__events
-    where session_id is not null
+activity as (
+    select * from int_class__session_activity
 ),
 
 sessions as (
@@ -28,15 +27,6 @@ people_with_events as (
     select * from stg_class__metrics_people
 ),
 
-event_people as (
-    select
-        class_id,
-        session_id,
-        student_id
-    from events
-    group by class_id, session_id, student_id
-),
-
 -- contact details of people with events, for those on no roster and missing from the report
 event_contacts as (
     select class_id, student_id, email, ext_person_id from people_with_events
@@ -45,7 +35,7 @@ event_contacts as (
 participants as (
     select class_id, session_id, student_id from attendance
     union
-    select class_id, session_id, student_id from event_people
+    select class_id, session_id, student_id from activity
 ),
 
 -- roster versions not yet retired when the session started; the earliest of them was current then

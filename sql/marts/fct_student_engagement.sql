@@ -14,40 +14,8 @@ with participants as (
     select * from int_class__session_participants
 ),
 
-events as (
-    select * from int_class__events
-    where session_id is not null
-),
-
 activity as (
-    select
-        class_id,
-        session_id,
-        student_id,
-        count(*) as events,
-        -- merged_milliseconds: each event's counted time not already covered by an earlier one of its kind
-        sum(case when event_type = 'IS_TALKING' and event_value = 'true' then merged_milliseconds else 0 end)
-            as talk_milliseconds,
-        sum(case when event_type = 'IS_VIDEO_ON' and event_value = 'true' then merged_milliseconds else 0 end)
-            as video_on_milliseconds,
-        sum(case when event_type = 'FOCUSED' and event_value = 'true' then merged_milliseconds else 0 end)
-            as focused_milliseconds,
-        sum(case when event_type = 'IS_AUDIO_MUTED' and event_value = 'true' then merged_milliseconds else 0 end)
-            as muted_milliseconds,
-        sum(case when event_type = 'PRESENTING' and event_value = 'true' then merged_milliseconds else 0 end)
-            as presenting_milliseconds,
-        sum(case when event_type = 'RAISED_HAND' and event_value = '1' then 1 else 0 end) as hand_raises,
-        sum(case when event_type = 'REACTION' then 1 else 0 end) as reactions,
-        sum(case when event_type = 'FEEDBACK' then 1 else 0 end) as feedback_count,
-        -- documented values are 0-3; anything else is ignored rather than failing the cast
-        max(
-            case
-                when event_type = 'STARS' and event_value in ('0', '1', '2', '3')
-                    then cast(event_value as integer)
-            end
-        ) as stars
-    from events
-    group by class_id, session_id, student_id
+    select * from int_class__session_activity
 )
 
 select

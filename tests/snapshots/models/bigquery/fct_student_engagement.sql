@@ -3,67 +3,10 @@ WITH participants AS (
   SELECT
     *
   FROM class_data.int_class__session_participants
-), events AS (
-  SELECT
-    *
-  FROM class_data.int_class__events
-  WHERE
-    NOT session_id IS NULL
 ), activity AS (
   SELECT
-    class_id,
-    session_id,
-    student_id,
-    COUNT(*) AS events,
-    SUM(
-      CASE
-        WHEN event_type = 'IS_TALKING' AND event_value = 'true'
-        THEN merged_milliseconds
-        ELSE 0
-      END
-    ) AS talk_milliseconds,
-    SUM(
-      CASE
-        WHEN event_type = 'IS_VIDEO_ON' AND event_value = 'true'
-        THEN merged_milliseconds
-        ELSE 0
-      END
-    ) AS video_on_milliseconds,
-    SUM(
-      CASE
-        WHEN event_type = 'FOCUSED' AND event_value = 'true'
-        THEN merged_milliseconds
-        ELSE 0
-      END
-    ) AS focused_milliseconds,
-    SUM(
-      CASE
-        WHEN event_type = 'IS_AUDIO_MUTED' AND event_value = 'true'
-        THEN merged_milliseconds
-        ELSE 0
-      END
-    ) AS muted_milliseconds,
-    SUM(
-      CASE
-        WHEN event_type = 'PRESENTING' AND event_value = 'true'
-        THEN merged_milliseconds
-        ELSE 0
-      END
-    ) AS presenting_milliseconds,
-    SUM(CASE WHEN event_type = 'RAISED_HAND' AND event_value = '1' THEN 1 ELSE 0 END) AS hand_raises,
-    SUM(CASE WHEN event_type = 'REACTION' THEN 1 ELSE 0 END) AS reactions,
-    SUM(CASE WHEN event_type = 'FEEDBACK' THEN 1 ELSE 0 END) AS feedback_count,
-    MAX(
-      CASE
-        WHEN event_type = 'STARS' AND event_value IN ('0', '1', '2', '3')
-        THEN CAST(event_value AS INT64)
-      END
-    ) AS stars
-  FROM events
-  GROUP BY
-    class_id,
-    session_id,
-    student_id
+    *
+  FROM class_data.int_class__session_activity
 )
 SELECT
   participants.class_id,

@@ -3,12 +3,10 @@ WITH attendance AS (
   SELECT
     *
   FROM class_data.int_class__session_attendance
-), events AS (
+), activity AS (
   SELECT
     *
-  FROM class_data.int_class__events
-  WHERE
-    NOT session_id IS NULL
+  FROM class_data.int_class__session_activity
 ), sessions AS (
   SELECT
     *
@@ -21,16 +19,6 @@ WITH attendance AS (
   SELECT
     *
   FROM class_data.stg_class__metrics_people
-), event_people AS (
-  SELECT
-    class_id,
-    session_id,
-    student_id
-  FROM events
-  GROUP BY
-    class_id,
-    session_id,
-    student_id
 ), event_contacts AS (
   SELECT
     class_id,
@@ -49,7 +37,7 @@ WITH attendance AS (
     class_id,
     session_id,
     student_id
-  FROM event_people
+  FROM activity
 ), roster_versions AS (
   SELECT
     participants.class_id,
