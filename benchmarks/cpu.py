@@ -2,6 +2,7 @@
 
     uv run python benchmarks/cpu.py                                  # 1 M and 5 M events into DuckDB
     uv run python benchmarks/cpu.py --events 5000000 --destination duckdb,postgres
+    uv run python benchmarks/cpu.py --events 5000000,20000000 --no-drain  # memory at 20 M events
 
 The emulator runs in the loader's own process behind `emu.transport()` (no sockets, zero
 latency), with an event-heavy school (`event_scale`), so the run is bound by CPU: JSON decoding,
@@ -37,8 +38,14 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 POSTGRES_URL = "postgresql://postgres:postgres@127.0.0.1:5432/test"
 PAGE = 1000
-TARGET_EVENTS_PER_S = 300_000
+# issue 16's targets, on the exact (merge) path: events/s at 5 M events, and peak RSS at 5 M and 20 M
+TARGET_EVENTS_PER_S = {"duckdb": 300_000, "postgres": 200_000}
+TARGET_AT_EVENTS = 5_000_000
 TARGET_PEAK_RSS = 2**30
+# Above this many events the emulator does not keep the whole school's activity in memory (20 M
+# events would take ~1.5 GiB of the process before the loader starts): it regenerates each class's
+# activity when the class is read (an LRU of 64 classes), so that work lands in the timed run.
+CACHE_WHOLE_SCHOOL_UP_TO = 5_500_000
 
 
 # --- measuring memory ----------------------------------------------------------------------------------
@@ -135,15 +142,17 @@ def one_main(argv: list[str]) -> int:
     from class_source.emulator import Emulator
 
     sys.path.insert(0, str(HERE))
-    from run import RssSampler, duckdb_destination, phases, warm_up
+    from run import RssSampler, _cpu_seconds, duckdb_destination, phases, warm_up
 
     warm_up(Path(args.workdir))
     if args.destination == "postgres":
         import psycopg2  # noqa: F401 - imported before the clock starts, like the rest of dlt's load path
 
     classes = school_size(args.events, args.event_scale, args.seed)
-    # the activity cache holds the whole school: generated once here, never during the timed run
-    emulator = Emulator(seed=args.seed, classes=classes, event_scale=args.event_scale, cache_classes=classes + 64)
+    # up to CACHE_WHOLE_SCHOOL_UP_TO, the activity cache holds the whole school: generated once here,
+    # never during the timed run
+    whole_school = args.events <= CACHE_WHOLE_SCHOOL_UP_TO
+    emulator = Emulator(seed=args.seed, classes=classes, event_scale=args.event_scale, cache_classes=classes + 64 if whole_school else 64)
     now = emulator.clock.now
     generated_at = time.perf_counter()
     visible = sum(len(emulator.school.activity(c).visible_indices(now)) for c in emulator.school.class_ids())
@@ -176,9 +185,11 @@ def one_main(argv: list[str]) -> int:
     exact_peak = reset_peak_rss()
     try:
         with RssSampler() as rss:
+            cpu_before = _cpu_seconds()
             started = time.perf_counter()
             pipeline.run(source, **run_kwargs)
             wall = time.perf_counter() - started
+            cpu_s = _cpu_seconds() - cpu_before
         peak_kib = _status_kib("VmHWM") if exact_peak else max(s for _, s in rss.samples) // 1024
         steps = phases(pipeline.last_trace, rss)
         loaded = pipeline.last_trace.last_normalize_info.row_counts.get("metrics", 0)
@@ -199,6 +210,8 @@ def one_main(argv: list[str]) -> int:
         "loaded": loaded,
         "in_table": in_table,
         "wall_s": wall,
+        "cpu_s": cpu_s,
+        "load_average": os.getloadavg()[0],
         "generate_s": generate_s,
         "emulator_s": emulator_s,
         "metrics_requests": metrics_requests,  # by the connector, its one scope probe included
@@ -208,6 +221,7 @@ def one_main(argv: list[str]) -> int:
         "peak_is_run_only": exact_peak,
         "phases": steps,
         "duckdb_memory_limit": args.duckdb_memory_limit,
+        "emulator_holds_whole_school": whole_school,
     }))
     return 0
 
@@ -256,7 +270,7 @@ def render(results: list[dict[str, Any]], machine: dict[str, Any]) -> str:
     from run import format_table
 
     header = ["destination", "events", "classes", "wall s", "events/s", "emulator s", "excl. emu/s",
-              "baseline MiB", "peak MiB", "peak-base MiB"]
+              "baseline MiB", "peak MiB", "peak-base MiB", "CPU s", "load avg"]
     rows = []
     for r in results:
         emu = r["emulator_s"]
@@ -266,6 +280,7 @@ def render(results: list[dict[str, Any]], machine: dict[str, Any]) -> str:
             "-" if emu is None or r["wall_s"] <= emu else f"{r['loaded'] / (r['wall_s'] - emu):,.0f}",
             f"{r['baseline_rss_bytes'] / 2**20:,.0f}", f"{r['peak_rss_bytes'] / 2**20:,.0f}",
             f"{(r['peak_rss_bytes'] - r['baseline_rss_bytes']) / 2**20:,.0f}",
+            f"{r['cpu_s']:.1f}" if "cpu_s" in r else "-", f"{r['load_average']:.1f}" if "load_average" in r else "-",
         ])
     out = [
         f"class-elt CPU benchmark: metrics only, in-process emulator (zero latency), event_scale {results[0]['event_scale']:g}",
@@ -291,27 +306,40 @@ def render(results: list[dict[str, Any]], machine: dict[str, Any]) -> str:
 
 
 def targets(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Issue 16's targets (and exactness) for the runs made, each with its figures and met or not."""
     out = []
     for r in results:
         out.append({"target": f"{r['destination']} {r['events_target']:,}: every visible event loaded exactly once",
                     "value": f"{r['visible_events']:,} visible, {r['loaded']:,} loaded, {r['in_table']:,} in the table",
                     "met": r["visible_events"] == r["loaded"] == r["in_table"]})
+    for destination, wanted in TARGET_EVENTS_PER_S.items():
+        runs = [r for r in results if r["destination"] == destination]
+        if not runs:
+            continue
+        at = min(runs, key=lambda r: abs(r["events_target"] - TARGET_AT_EVENTS))
+        rate = at["loaded"] / at["wall_s"]
+        where = "" if at["events_target"] == TARGET_AT_EVENTS else f" (target defined at {TARGET_AT_EVENTS:,})"
+        out.append({"target": f">= {wanted:,} metric events/s into {destination} (exact path, emulator included)",
+                    "value": f"{rate:,.0f} events/s at {at['loaded']:,} events{where}", "met": rate >= wanted})
     duck = sorted((r for r in results if r["destination"] == "duckdb"), key=lambda r: r["loaded"])
-    if duck:
-        big = duck[-1]
-        rate = big["loaded"] / big["wall_s"]
-        out.append({"target": f">= {TARGET_EVENTS_PER_S:,} metric events/s into DuckDB",
-                    "value": f"{rate:,.0f} events/s at {big['loaded']:,} events", "met": rate >= TARGET_EVENTS_PER_S})
-        out.append({"target": "peak RSS <= 1 GiB", "value": f"{big['peak_rss_bytes'] / 2**20:,.0f} MiB at {big['loaded']:,} events "
-                    f"(whole process, emulator included)", "met": big["peak_rss_bytes"] <= TARGET_PEAK_RSS})
-        if len(duck) > 1:
-            small = duck[0]
-            share = lambda r: r["peak_rss_bytes"] - r["baseline_rss_bytes"]  # noqa: E731
-            growth = share(big) / max(share(small), 1)
-            out.append({"target": "peak RSS flat in the event count (loader's share, peak - baseline)",
-                        "value": f"{share(small) / 2**20:,.0f} MiB at {small['loaded']:,} -> {share(big) / 2**20:,.0f} MiB at "
-                        f"{big['loaded']:,} events ({growth:.2f}x for {big['loaded'] / small['loaded']:.1f}x the events)",
-                        "met": growth <= 1.25})
+    for r in duck:
+        if r["events_target"] < TARGET_AT_EVENTS:
+            continue
+        share = r["peak_rss_bytes"] - r["baseline_rss_bytes"]
+        emulator = "the emulator's whole school included" if r.get("emulator_holds_whole_school", True) else (
+            "emulator regenerating classes on demand")
+        out.append({"target": f"duckdb {r['events_target']:,}: peak RSS <= 1 GiB",
+                    "value": f"{r['peak_rss_bytes'] / 2**20:,.0f} MiB whole process ({emulator}); "
+                    f"{share / 2**20:,.0f} MiB over the {r['baseline_rss_bytes'] / 2**20:,.0f} MiB before the run",
+                    "met": r["peak_rss_bytes"] <= TARGET_PEAK_RSS})
+    if len(duck) > 1:
+        small, big = duck[0], duck[-1]
+        share = lambda r: r["peak_rss_bytes"] - r["baseline_rss_bytes"]  # noqa: E731
+        growth = share(big) / max(share(small), 1)
+        out.append({"target": "peak RSS flat in the event count (loader's share, peak - baseline)",
+                    "value": f"{share(small) / 2**20:,.0f} MiB at {small['loaded']:,} -> {share(big) / 2**20:,.0f} MiB at "
+                    f"{big['loaded']:,} events ({growth:.2f}x for {big['loaded'] / small['loaded']:.1f}x the events)",
+                    "met": growth <= 1.25})
     return out
 
 

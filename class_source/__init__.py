@@ -32,7 +32,7 @@ from .lock import dataset_guard
 from .paging import ServerPageSize, expect_list, list_pages, metrics_pages
 from .pii import PiiPolicy
 from .progress import Progress
-from .records import column_hints, to_table
+from .records import column_hints, keys_are_distinct, to_table
 from .scopes import RESOURCE_SCOPES
 from .session import ApiSession
 
@@ -387,7 +387,7 @@ def _unique(table: str, records: pa.Table, *, warn: bool = True) -> pa.Table:
     """`records` with one row per natural key (the last the API sent): the API may repeat a record
     (a class listed twice, offset paging over a changing listing) and a replaced table must not."""
     key = list(KEYS[table])
-    if records.num_rows < 2:
+    if records.num_rows < 2 or keys_are_distinct(records, key):
         return records
     positions = pa.array(range(records.num_rows), type=pa.int64())
     last = records.select(key).append_column("_position", positions).group_by(key, use_threads=False).aggregate([("_position", "max")])

@@ -105,7 +105,9 @@ def make_destination(name: str, *, validate: bool = True, **options: Any) -> tup
         credentials = libpq_credentials()
         if credentials is not None:
             options["credentials"] = credentials
-    destination = getattr(dlt.destinations, short)(**options)
+    from .duckdb_load import copy_once_duckdb
+
+    destination = (copy_once_duckdb if short == "duckdb" else getattr(dlt.destinations, short))(**options)
     if validate:
         _require_configuration(short, destination)
     return destination, run_kwargs

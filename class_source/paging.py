@@ -111,8 +111,8 @@ async def metrics_pages(
         if not page.num_rows:
             return
         starts = page.column("event_start").cast(pa.int64()).combine_chunks()  # UTC_TS: epoch microseconds
-        _check_window(class_id, page, starts, after, ending_before)
-        seconds = pc.divide(starts, 1_000_000)  # integer division: floors, starts are after the epoch
+        oldest, newest = (value.as_py() for value in pc.min_max(starts).values())
+        _check_window(class_id, page, oldest, after, ending_before)
         # only events up to the newest start already yielded can be repeats: a second or two of the page
         fresh = _without_keys(page, pc.less_equal(starts, max(key[2] for key in yielded)), yielded) if yielded else page
         if confirming is not None and fresh.num_rows:
@@ -125,7 +125,7 @@ async def metrics_pages(
         _check_oldest_first(class_id, starts)
         if fresh.num_rows:
             yield fresh
-        next_after = pc.max(seconds).as_py() - 1
+        next_after = newest // 1_000_000 - 1  # floors: starts are after the epoch
         if after is not None and next_after <= after:
             if full:
                 raise PageCannotAdvanceError(
@@ -144,7 +144,9 @@ async def metrics_pages(
         else:
             stalled = False
         yielded = {key for key in yielded if key[2] >= next_after * 1_000_000}
-        yielded.update(_keys(page.filter(pc.greater_equal(seconds, next_after))))
+        # the page is oldest first (checked above): the events from `next_after` on are its tail
+        tail = pc.sum(pc.greater_equal(starts, next_after * 1_000_000)).as_py()
+        yielded.update(_keys(page.slice(page.num_rows - tail)))
         confirming = None if full else page.num_rows
         server.confirmations += confirming is not None
         after = next_after
@@ -161,10 +163,10 @@ async def _metrics_page(class_id: str, body: bytes, where: str) -> pa.Table:
     return table
 
 
-def _check_window(class_id: str, page: pa.Table, starts: pa.Array, after: int | None, ending_before: int | None) -> None:
+def _check_window(class_id: str, page: pa.Table, oldest: int, after: int | None, ending_before: int | None) -> None:
     """Refuse a page with events outside the window asked for (e.g. a server ignoring starting_after,
-    which would otherwise be asked for the same page forever)."""
-    if after is not None and pc.min(starts).as_py() <= after * 1_000_000:
+    which would otherwise be asked for the same page forever); `oldest` is its oldest start (epoch µs)."""
+    if after is not None and oldest <= after * 1_000_000:
         raise UnexpectedPagingError(
             f"class {class_id}: GET {API_PREFIX}/reporting/metrics?starting_after={after} answered events that start "
             f"at or before {_iso_second(after)}: the server ignores or misreads starting_after, so its events cannot "
@@ -188,6 +190,9 @@ def _check_oldest_first(class_id: str, starts: pa.Array) -> None:
         )
 
 
+_KEY_COLUMNS = ("student_id", "event_type", "event_start", "event_value")
+
+
 def _keys(page: pa.Table) -> Iterator[tuple[Any, ...]]:
     """Natural keys of a class's events (the class is implied), as comparable Python tuples; the
     start (epoch microseconds) is third."""
@@ -202,10 +207,14 @@ def _without_keys(page: pa.Table, candidates: pa.Array, keys: set[tuple[Any, ...
     positions = pc.indices_nonzero(candidates).to_pylist()
     if not positions:
         return page
+    repeated = [position for position, key in zip(positions, _keys(page.select(_KEY_COLUMNS).take(positions))) if key in keys]
+    if not repeated:
+        return page
+    if repeated[-1] == len(repeated) - 1:  # the usual case: the page begins with what was yielded
+        return page.slice(len(repeated))
     keep = [True] * page.num_rows
-    for position, key in zip(positions, _keys(page.take(positions))):
-        if key in keys:
-            keep[position] = False
+    for position in repeated:
+        keep[position] = False
     return page.filter(pa.array(keep))
 
 

@@ -133,11 +133,11 @@ def test_truth_export_metrics_equal_the_emulators_ground_truth(tmp_path):
     emulator = Emulator(seed=3, classes=4)
     columnar = run.metrics_truth(emulator).to_pylist()
     expected = [
-        (row["class_id"], row["student_id"], row["event_type"], row["event_start"])
+        (row["class_id"], row["student_id"], row["event_type"], row["event_start"], row["event_value"])
         for row in emulator.school.ground_truth()["metrics"]
     ]
     got = [(r["class_id"], r["student_id"], r["event_type"], r["event_start"].isoformat(timespec="milliseconds")
-            .replace("+00:00", "Z")) for r in columnar]
+            .replace("+00:00", "Z"), r["event_value"]) for r in columnar]
     assert len(got) > 0 and sorted(got) == sorted(expected)
     rows = run.export_truth(emulator, tmp_path / "truth.duckdb", "t0")
     truth = emulator.school.ground_truth()
@@ -148,3 +148,29 @@ def test_latency_floor_is_the_larger_of_throughput_and_chain():
     run = _module("run")
     assert run.latency_floor(1600, 7, 0.05, 16) == pytest.approx(5.0)  # 1600 x 50 ms / 16
     assert run.latency_floor(10, 7, 0.05, 16) == pytest.approx(0.35)  # 7 sequential pages x 50 ms
+
+
+def test_cpu_targets_are_issue_16s_each_met_or_missed_with_its_figures():
+    cpu = _module("cpu")
+    gib = 2**30
+
+    def result(destination: str, events: int, wall_s: float, peak: float) -> dict:
+        return {"destination": destination, "events_target": events, "visible_events": events, "loaded": events,
+                "in_table": events, "wall_s": wall_s, "baseline_rss_bytes": int(0.25 * gib), "peak_rss_bytes": int(peak * gib)}
+
+    targets = {t["target"]: t for t in cpu.targets([
+        result("duckdb", 1_000_000, 5.0, 0.5),
+        result("duckdb", 5_000_000, 20.0, 0.9),  # 250,000 events/s
+        result("duckdb", 20_000_000, 80.0, 1.5),
+        result("postgres", 5_000_000, 20.0, 2.0),  # 250,000 events/s
+    ])}
+    assert not targets[">= 300,000 metric events/s into duckdb (exact path, emulator included)"]["met"]
+    assert "250,000 events/s at 5,000,000 events" in targets[">= 300,000 metric events/s into duckdb (exact path, emulator included)"]["value"]
+    assert targets[">= 200,000 metric events/s into postgres (exact path, emulator included)"]["met"]
+    assert targets["duckdb 5,000,000: peak RSS <= 1 GiB"]["met"]
+    assert not targets["duckdb 20,000,000: peak RSS <= 1 GiB"]["met"]
+    assert "1,536 MiB whole process" in targets["duckdb 20,000,000: peak RSS <= 1 GiB"]["value"]
+    assert "duckdb 1,000,000: peak RSS <= 1 GiB" not in targets  # defined at 5 M and 20 M
+    # loader's share: 0.25 GiB at 1 M -> 1.25 GiB at 20 M, 5x for 20x the events: not flat
+    assert not targets["peak RSS flat in the event count (loader's share, peak - baseline)"]["met"]
+    assert all(t["met"] for name, t in targets.items() if "exactly once" in name)

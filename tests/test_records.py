@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pyarrow as pa
 import pytest
 
-from class_source.records import RecordError, table_from_json, to_table
+from class_source.records import RecordError, keys_are_distinct, table_from_json, to_table
 
 EVENT = {
     "student_id": "s1", "email": None, "ext_person_id": None,
@@ -99,3 +99,11 @@ def test_a_pretty_printed_body_is_read_too():
 )
 def test_anything_but_the_documented_shape_is_left_to_to_table(body):
     assert table_from_json("metrics", body, {"class_id": "c1"}) is None
+
+
+def test_keys_are_distinct_compares_whole_keys():
+    table = pa.table({"a": ["x", "x", "xy"], "b": ["y1", "y2", "1"], "c": [1, 1, 2]})
+    assert keys_are_distinct(table, ["a", "b"])  # ("x", "y1") and ("xy", "1"): the same characters, two keys
+    assert not keys_are_distinct(table, ["a", "c"])  # rows 1 and 2: ("x", 1) twice
+    assert keys_are_distinct(table, ["b"])
+    assert keys_are_distinct(table.slice(0, 0), ["a"])
