@@ -18,12 +18,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from dlt.common.destination.client import LoadJob, PreparedTableSchema
-from dlt.common.storages.load_storage import ParsedLoadJobFileName
-from dlt.destinations import duckdb
-from dlt.destinations.impl.duckdb.duck import DuckDbClient, DuckDbCopyJob
-from dlt.destinations.job_client_impl import FollowupJobRequest
-from dlt.destinations.sql_jobs import SqlMergeFollowupJob
+import dlt
+
+from .dlt_compat import (
+    DuckDbClient,
+    DuckDbCopyJob,
+    FollowupJobRequest,
+    LoadJob,
+    ParsedLoadJobFileName,
+    PreparedTableSchema,
+    SqlMergeFollowupJob,
+)
 
 # Merged resources whose items hold each natural key once per load package: the metrics paging
 # drops every event it already yielded (paging.metrics_pages), and each class is read once per run.
@@ -89,7 +94,7 @@ class CopyOnceDuckDbClient(DuckDbClient):
         return [MergeJob.from_table_chain(table_chain, self.sql_client)]
 
 
-class copy_once_duckdb(duckdb):  # noqa: N801 - dlt names destination factories in lower case
+class copy_once_duckdb(dlt.destinations.duckdb):  # noqa: N801 - dlt names destination factories in lower case
     """`dlt.destinations.duckdb` whose load files are copied at most once (see the module docstring)."""
 
     @property
