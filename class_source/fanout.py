@@ -52,12 +52,9 @@ class EventLoopThread:
         """
         queue: asyncio.Queue = asyncio.Queue(maxsize=max(2 * window, 2))
 
-        async def run_one(make: Callable[[], AsyncIterator[T]], slots: asyncio.Semaphore) -> None:
-            try:
-                async for item in make():
-                    await queue.put(item)
-            finally:
-                slots.release()
+        async def run_one(make: Callable[[], AsyncIterator[T]]) -> None:
+            async for item in make():
+                await queue.put(item)
 
         async def coordinate() -> None:
             slots = asyncio.Semaphore(window)
@@ -65,6 +62,9 @@ class EventLoopThread:
             errors: list[BaseException] = []
 
             def finished(task: asyncio.Task) -> None:
+                # the slot is given back here, not in run_one: a task cancelled before it started never
+                # runs its body, and its slot would be lost (all of them: the stream hung for good)
+                slots.release()
                 running.discard(task)
                 if not task.cancelled() and task.exception() is not None:
                     errors.append(task.exception())  # type: ignore[arg-type]
@@ -76,7 +76,7 @@ class EventLoopThread:
                     await slots.acquire()
                     if errors:
                         break
-                    task = asyncio.ensure_future(run_one(make, slots))
+                    task = asyncio.ensure_future(run_one(make))
                     running.add(task)
                     task.add_done_callback(finished)
                 while running:
