@@ -241,7 +241,7 @@ def attendance(session: ApiSession, recheck_days: float) -> Iterator[pa.Table]:
     for class_id, body in session.per_class(class_ids, fetch):
         if body is _SKIPPED:
             skipped += 1
-            session.progress.advance("attendance", classes=1)
+            session.progress.advance("attendance", not_asked=1)
             continue
         typed = _typed(session, "attendance", _flatten_attendance(class_id, body), {"class_id": class_id})
         rows = _unique("attendance", typed, warn=False)
@@ -304,7 +304,7 @@ def _metrics(
     for class_id, page in session.per_class(class_ids, fetch, weight=3):
         if page is _SKIPPED:
             skipped += 1
-            session.progress.advance("metrics", classes=1)
+            session.progress.advance("metrics", not_asked=1)
             continue
         if page is None:
             if not backfill:

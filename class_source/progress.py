@@ -16,6 +16,7 @@ class ResourceProgress:
     classes_done: int = 0
     classes_total: int | None = None
     rows: int = 0
+    classes_not_asked: int = 0  # skipped by the activity rule (activity.py); counted in classes_done too
 
 
 class Progress:
@@ -31,11 +32,12 @@ class Progress:
             self.resources[resource] = ResourceProgress(classes_total=classes_total)
         self.changed()
 
-    def advance(self, resource: str, *, rows: int = 0, classes: int = 0) -> None:
+    def advance(self, resource: str, *, rows: int = 0, classes: int = 0, not_asked: int = 0) -> None:
         with self._lock:
             state = self.resources.setdefault(resource, ResourceProgress())
             state.rows += rows
-            state.classes_done += classes
+            state.classes_done += classes + not_asked
+            state.classes_not_asked += not_asked
         self.changed()
 
     def render(self, width: int | None = None) -> str:
@@ -61,6 +63,15 @@ class Progress:
             return None
         reasons = ", ".join(f"{reason} x{count}" for reason, count in self.retries.most_common())
         return f"retried {sum(self.retries.values())} request(s): {reasons}"
+
+    def activity_summary(self) -> list[str]:
+        """'attendance: asked 12 of 40 classes (...)' per resource the activity rule skipped classes of."""
+        return [
+            f"{name}: asked {state.classes_total - state.classes_not_asked:,} of {state.classes_total:,} classes "
+            "(the others had no scheduled meeting since their last read)"
+            for name, state in sorted(self.resources.items())
+            if state.classes_not_asked and state.classes_total is not None
+        ]
 
     def changed(self) -> None:
         """Hook for subclasses that display progress."""

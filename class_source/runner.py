@@ -60,6 +60,8 @@ def load(
         row_counts = normalized.row_counts if normalized else {}
         say(f"loaded {info.dataset_name} on {pipeline.destination.destination_name} in {load_seconds:.1f}s: {where}")
         _say_table_counts(pipeline, row_counts, events_before, say)
+        for line in progress.activity_summary() if progress is not None else []:
+            say(f"  {line}")
         retried = progress.retry_summary() if progress is not None else None
         if retried:
             say(f"  {retried}")

@@ -104,7 +104,7 @@ def _changed_classes(before: Iterable[tuple[Any, ...]], after: Iterable[tuple[An
     return {row[0] for row in set(before) ^ set(after)}
 
 
-def test_an_incremental_run_asks_only_classes_with_something_new_and_loads_exactly(workdir, monkeypatch):
+def test_an_incremental_run_asks_only_classes_with_something_new_and_loads_exactly(workdir, monkeypatch, capsys):
     emulator = Emulator(seed=41, classes=16)
     with emulator.serve() as base_url:
         point_at(monkeypatch, base_url, emulator.mint_key())
@@ -113,8 +113,10 @@ def test_an_incremental_run_asks_only_classes_with_something_new_and_loads_exact
         first_read = emulator.clock.now
         emulator.request_log.reset()
         emulator.clock.advance(DAY)  # one school day: some classes meet, most do not
+        capsys.readouterr()
         assert main(RUN) == 0
         after = emulator.school.ground_truth()
+    summary = capsys.readouterr().out
     regular = {c["class_id"] for c in after["classes"]}
     asked_metrics, asked_attendance = _asked(emulator, "reporting/metrics"), _asked(emulator, "reporting/attendance")
 
@@ -126,6 +128,8 @@ def test_an_incremental_run_asks_only_classes_with_something_new_and_loads_exact
     # and the saving is real: classes without a meeting were not asked (one request each for rosters and schedules)
     assert asked_metrics == asked_attendance
     assert 0 < len(asked_metrics) < len(regular)
+    for resource in ("attendance", "metrics"):  # the run says so
+        assert f"{resource}: asked {len(asked_metrics)} of {len(regular)} classes" in summary, summary
     # and a class with no schedule entry within an hour of the time between the runs was not asked
     second_read = emulator.clock.now
     near = {r["class_id"] for r in after["schedules"] if r["start_time"] - HOUR <= second_read and r["end_time"] + HOUR >= first_read}
