@@ -237,10 +237,9 @@ def attendance(session: ApiSession, recheck_days: float) -> Iterator[pa.Table]:
 
     batch = _Batcher("attendance")
     yield from batch.add(_removals(gone))
-    repeated, skipped = 0, 0
+    repeated = 0
     for class_id, body in session.per_class(class_ids, fetch):
         if body is _SKIPPED:
-            skipped += 1
             session.progress.advance("attendance", not_asked=1)
             continue
         typed = _typed(session, "attendance", _flatten_attendance(class_id, body), {"class_id": class_id})
@@ -251,7 +250,6 @@ def attendance(session: ApiSession, recheck_days: float) -> Iterator[pa.Table]:
         yield from batch.add(rows.append_column(REMOVED, pa.nulls(rows.num_rows, pa.bool_())) if rows.num_rows else _removals([class_id]))
     yield from batch.flush()
     _warn_repeated("attendance", repeated)
-    _log_skipped("attendance", skipped, len(class_ids))
 
 
 @dlt.resource(name="metrics", primary_key=METRICS_KEY, merge_key=EVENT_INSTANT, write_disposition="merge", parallelized=True)
@@ -282,7 +280,6 @@ def _metrics(
     }
     # a backfill reads its whole window; otherwise a class that cannot have met since its last read is not asked
     asks = _asks(session, rule, {} if backfill else dict(read_at))
-    skipped = 0
     # a server seen filling pages of this size in an earlier run is trusted to keep doing so (were it
     # to start capping them, the events past a capped page land one run later: cursors only pass
     # events loaded); otherwise this run confirms short pages until it sees a full one
@@ -303,7 +300,6 @@ def _metrics(
     batch = _Batcher("metrics")
     for class_id, page in session.per_class(class_ids, fetch, weight=3):
         if page is _SKIPPED:
-            skipped += 1
             session.progress.advance("metrics", not_asked=1)
             continue
         if page is None:
@@ -320,7 +316,6 @@ def _metrics(
         session.progress.advance("metrics", rows=table.num_rows)
         yield from batch.add(table)
     yield from batch.flush()
-    _log_skipped("metrics", skipped, len(class_ids))
     if server.fills_pages:
         state["server_fills_pages_of"] = max(page_size, state.get("server_fills_pages_of", 0))
     if server.confirmations:
@@ -359,11 +354,6 @@ def _removals(class_ids: Sequence[str]) -> pa.Table:
     rows = [{"class_id": class_id, "session_id": "", "student_id": ""} for class_id in class_ids]
     table = to_table("attendance", rows)
     return table.append_column(REMOVED, pa.array([True] * len(rows), pa.bool_()))
-
-
-def _log_skipped(resource: str, skipped: int, classes: int) -> None:
-    if skipped:
-        logger.info("%s: %d of %d classes not asked (no scheduled meeting since their last read)", resource, skipped, classes)
 
 
 def _metrics_for_window(resource: Any, end_s: Optional[int]) -> Any:

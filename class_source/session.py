@@ -18,7 +18,8 @@ from typing import Any, TypeVar
 
 import httpx
 
-from .client import ClassApiClient, NotFoundError, RetryPolicy, ScopeError
+from .client import ClassApiClient, RetryPolicy
+from .errors import NotFoundError, ScopeError
 from .fanout import EventLoopThread
 from .paging import expect_list
 from .pii import PiiPolicy
