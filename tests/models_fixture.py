@@ -381,9 +381,12 @@ RAW_ROWS: dict[str, list[dict[str, Any]]] = {
 
 
 @dlt.source(name="class_fixture")
-def fixture_source(tables: dict[str, list[dict[str, Any]]] | None = None) -> list[Any]:
-    """The fixture's raw tables (or `tables`) as resources with the contract's column types."""
+def fixture_source(tables: dict[str, list[dict[str, Any]]] | None = None, roster_seen_at: dt.datetime | None = None) -> list[Any]:
+    """The fixture's raw tables (or `tables`) as resources with the contract's column types;
+    `roster_seen_at` stamps the roster versions this load opens or retires (dlt's scd2 boundary
+    timestamp) instead of the load's own clock, to place roster changes between sessions."""
     tables = RAW_ROWS if tables is None else tables
+    roster_history = ROSTER_HISTORY if roster_seen_at is None else {**ROSTER_HISTORY, "boundary_timestamp": roster_seen_at}
     return [
         dlt.resource(
             rows,
@@ -391,7 +394,7 @@ def fixture_source(tables: dict[str, list[dict[str, Any]]] | None = None) -> lis
             # dlt writes into hint dicts (their name): one fresh dict per column, as the constants are shared
             columns={column: dict(hint) for column, hint in COLUMNS[name].items()},
             **(
-                {"write_disposition": ROSTER_HISTORY}  # as the connector keeps rosters
+                {"write_disposition": roster_history}  # as the connector keeps rosters
                 if name == "enrollments"
                 else {"primary_key": KEYS[name], "write_disposition": "replace"}
             ),
@@ -400,9 +403,14 @@ def fixture_source(tables: dict[str, list[dict[str, Any]]] | None = None) -> lis
     ]
 
 
-def load_raw_tables(pipeline: dlt.Pipeline, tables: dict[str, list[dict[str, Any]]] | None = None, **run: Any) -> None:
+def load_raw_tables(
+    pipeline: dlt.Pipeline,
+    tables: dict[str, list[dict[str, Any]]] | None = None,
+    roster_seen_at: dt.datetime | None = None,
+    **run: Any,
+) -> None:
     """Load the fixture's raw tables (or `tables`) in one dlt run; `run` goes to pipeline.run (e.g. refresh)."""
-    pipeline.run(fixture_source(tables), **run)
+    pipeline.run(fixture_source(tables, roster_seen_at), **run)
 
 
 # --- destinations --------------------------------------------------------------------------------

@@ -535,6 +535,7 @@ EXPECTED_ROW_COUNTS = {
     # (class, person) pairs with events: c1 ana, ben, anne, gus, cara; c2 eli, ana, dev
     "stg_class__metrics_people": 8,
     "int_class__as_of": 1,
+    "int_class__roster_versions": len(RAW_ROWS["enrollments"]),  # one version each after one load
     "int_class__sessions": 4,
     "int_class__session_attendance": 13,
     "int_class__events": 36,
@@ -842,6 +843,40 @@ def test_roster_changes_keep_history_and_marts_use_the_current_roster(new_pipeli
     assert instructors == [("anne", 0), ("dev", 1), ("gus", 1)]
 
 
+def test_roles_and_enrollment_are_taken_as_of_each_session(new_pipeline) -> None:
+    # Three roster loads, stamped between c1's sessions (s1: Mar 4 10:00, s2: Mar 5 10:00):
+    #   Mar 1:        the fixture's rosters
+    #   Mar 4 12:00:  ben becomes an assistant in c1; cara is removed from c1
+    #   Mar 5 12:00:  cara is added back to c1 as a student
+    pipeline = new_pipeline()
+    load_raw_tables(pipeline, roster_seen_at=at(1, "00:00"))
+    c1 = [row for row in RAW_ROWS["enrollments"] if row["class_id"] == "c1"]
+    ben_assists = [{**row, "role": "assistant"} if row["student_id"] == "ben" else row for row in c1]
+    load_raw_tables(pipeline, {"enrollments": [row for row in ben_assists if row["student_id"] != "cara"]}, at(4, "12:00"))
+    load_raw_tables(pipeline, {"enrollments": ben_assists}, at(5, "12:00"))
+    build_models(pipeline)
+    with pipeline.sql_client() as client:
+        facts = client.execute_sql(
+            "select session_id, student_id, enrollment_role, person_type, is_enrolled from "
+            f"{client.make_qualified_table_name('fct_session_attendance')} "
+            "where class_id = 'c1' and student_id in ('ben', 'cara') order by session_id, student_id"
+        )
+        ben = client.execute_sql(
+            "select sessions_expected, sessions_present, sessions_tardy from "
+            f"{client.make_qualified_table_name('fct_student_class_attendance')} where class_id = 'c1' and student_id = 'ben'"
+        )
+    assert [tuple(row) for row in facts] == [
+        # s1: the first rosters were current
+        ("s1", "ben", "student", "student", True),
+        ("s1", "cara", "student", "student", True),
+        # s2: ben assisted; cara was on no roster (removed, not yet back): not enrolled, a student by default
+        ("s2", "ben", "assistant", "staff", True),
+        ("s2", "cara", "student", "student", False),
+    ]
+    # as a student ben was expected at s1 only (present, 10 minutes late: tardy)
+    assert [tuple(row) for row in ben] == [(1, 1, 1)]
+
+
 def test_drop_models_lets_dlt_drop_the_raw_tables(new_pipeline) -> None:
     pipeline = new_pipeline()
     load_raw_tables(pipeline)
@@ -937,7 +972,7 @@ def test_models_load_in_dependency_order() -> None:
     assert by_name["fct_event_durations"].depends_on == {
         "int_class__events",
         "int_class__session_participants",
-        "stg_class__enrollments",
+        "int_class__roster_versions",
     }
     assert by_name["agg_class_summary"].depends_on == {
         "dim_classes",
@@ -948,8 +983,9 @@ def test_models_load_in_dependency_order() -> None:
     }
     # staging first, then intermediate, then marts, each alphabetically where dependencies allow
     assert [m.name for m in models][:9] == sorted([f"stg_class__{table}" for table in RAW_TABLES] + ["stg_class__metrics_people"])
-    assert [m.name for m in models][9:15] == [
+    assert [m.name for m in models][9:16] == [
         "int_class__as_of",
+        "int_class__roster_versions",
         "int_class__sessions",
         "int_class__session_attendance",
         "int_class__events",

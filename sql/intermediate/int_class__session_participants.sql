@@ -2,8 +2,9 @@
 -- purpose: One row per person and started session: everyone on the session's attendance report plus
 --   anyone with events in the session but missing from it, with their role at the time.
 --   enrollment_role: the roster version current at the session start (rosters are kept as dlt SCD2
---   history; a session older than the first version seen takes the earliest version); a person on
---   no roster at the time falls back to 'student', as the attendance report lists them with the
+--   history; a session older than the first version seen takes the earliest version: see
+--   int_class__roster_versions); a person on no roster at the time (never enrolled, or removed and
+--   not yet re-enrolled) falls back to 'student', as the attendance report lists them with the
 --   class's students and 'student' is the API's default role. person_type: 'staff' for teachers and
 --   assistants, 'student' otherwise (student metrics count person_type = 'student' only).
 
@@ -20,7 +21,7 @@ sessions as (
 ),
 
 enrollments as (
-    select * from stg_class__enrollments
+    select * from int_class__roster_versions
 ),
 
 people_with_events as (
@@ -38,8 +39,8 @@ participants as (
     select class_id, session_id, student_id from activity
 ),
 
--- roster versions not yet retired when the session started; the earliest of them was current then
-roster_versions as (
+-- the roster version that stands for the session start (at most one; see int_class__roster_versions)
+roster as (
     select
         participants.class_id,
         participants.session_id,
@@ -47,11 +48,7 @@ roster_versions as (
         enrollments.role,
         enrollments.user_name,
         enrollments.email,
-        enrollments.ext_person_id,
-        row_number() over (
-            partition by participants.class_id, participants.session_id, participants.student_id
-            order by enrollments.valid_from
-        ) as version_rank
+        enrollments.ext_person_id
     from participants
     inner join sessions
         on sessions.class_id = participants.class_id
@@ -59,11 +56,8 @@ roster_versions as (
     inner join enrollments
         on enrollments.class_id = participants.class_id
         and enrollments.student_id = participants.student_id
+        and (enrollments.stands_from is null or enrollments.stands_from <= sessions.session_start_time)
         and (enrollments.valid_to is null or enrollments.valid_to > sessions.session_start_time)
-),
-
-roster as (
-    select * from roster_versions where version_rank = 1
 )
 
 select

@@ -18,7 +18,7 @@ participants as (
 ),
 
 enrollments as (
-    select * from stg_class__enrollments
+    select * from int_class__roster_versions
 ),
 
 grouped as (
@@ -40,7 +40,8 @@ grouped as (
     group by class_id, session_id, activity_date, student_id, event_type, event_value
 ),
 
--- outside every session: the roster version not yet retired at the person's first event that day
+-- outside every session: the roster version that stands for the person's first event that day
+-- (at most one; see int_class__roster_versions)
 outside_people as (
     select class_id, activity_date, student_id, min(first_event_start) as first_event_start
     from grouped
@@ -48,25 +49,18 @@ outside_people as (
     group by class_id, activity_date, student_id
 ),
 
-outside_versions as (
+outside_roles as (
     select
         outside_people.class_id,
         outside_people.activity_date,
         outside_people.student_id,
-        enrollments.role,
-        row_number() over (
-            partition by outside_people.class_id, outside_people.activity_date, outside_people.student_id
-            order by enrollments.valid_from
-        ) as version_rank
+        enrollments.role
     from outside_people
     inner join enrollments
         on enrollments.class_id = outside_people.class_id
         and enrollments.student_id = outside_people.student_id
+        and (enrollments.stands_from is null or enrollments.stands_from <= outside_people.first_event_start)
         and (enrollments.valid_to is null or enrollments.valid_to > outside_people.first_event_start)
-),
-
-outside_roles as (
-    select * from outside_versions where version_rank = 1
 )
 
 select

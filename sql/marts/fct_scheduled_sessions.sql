@@ -23,7 +23,7 @@ participants as (
 ),
 
 enrollments as (
-    select * from stg_class__enrollments
+    select * from int_class__roster_versions
 ),
 
 clock as (
@@ -76,19 +76,16 @@ session_counts as (
     group by class_id, session_id
 ),
 
--- the roster at the scheduled start, for entries no session matched
+-- the roster at the scheduled start (one version per person at most), for entries no session matched
 roster_versions as (
     select
         schedules.schedule_id,
         enrollments.student_id,
-        enrollments.role,
-        row_number() over (
-            partition by schedules.schedule_id, enrollments.student_id
-            order by enrollments.valid_from
-        ) as version_rank
+        enrollments.role
     from schedules
     inner join enrollments
         on enrollments.class_id = schedules.class_id
+        and (enrollments.stands_from is null or enrollments.stands_from <= schedules.scheduled_start_time)
         and (enrollments.valid_to is null or enrollments.valid_to > schedules.scheduled_start_time)
 ),
 
@@ -97,7 +94,7 @@ rostered_students as (
         schedule_id,
         count(*) as students_rostered
     from roster_versions
-    where version_rank = 1 and coalesce(role, 'student') not in ('teacher', 'assistant')
+    where coalesce(role, 'student') not in ('teacher', 'assistant')
     group by schedule_id
 ),
 

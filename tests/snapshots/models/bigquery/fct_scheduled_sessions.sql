@@ -14,7 +14,7 @@ WITH schedules AS (
 ), enrollments AS (
   SELECT
     *
-  FROM class_data.stg_class__enrollments
+  FROM class_data.int_class__roster_versions
 ), clock AS (
   SELECT
     *
@@ -82,14 +82,14 @@ WITH schedules AS (
   SELECT
     schedules.schedule_id,
     enrollments.student_id,
-    enrollments.role,
-    ROW_NUMBER() OVER (
-      PARTITION BY schedules.schedule_id, enrollments.student_id
-      ORDER BY enrollments.valid_from NULLS LAST
-    ) AS version_rank
+    enrollments.role
   FROM schedules
   INNER JOIN enrollments
     ON enrollments.class_id = schedules.class_id
+    AND (
+      enrollments.stands_from IS NULL
+      OR enrollments.stands_from <= schedules.scheduled_start_time
+    )
     AND (
       enrollments.valid_to IS NULL
       OR enrollments.valid_to > schedules.scheduled_start_time
@@ -100,7 +100,7 @@ WITH schedules AS (
     COUNT(*) AS students_rostered
   FROM roster_versions
   WHERE
-    version_rank = 1 AND NOT COALESCE(role, 'student') IN ('teacher', 'assistant')
+    NOT COALESCE(role, 'student') IN ('teacher', 'assistant')
   GROUP BY
     schedule_id
 ), statused AS (

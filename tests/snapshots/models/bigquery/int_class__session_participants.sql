@@ -14,7 +14,7 @@ WITH attendance AS (
 ), enrollments AS (
   SELECT
     *
-  FROM class_data.stg_class__enrollments
+  FROM class_data.int_class__roster_versions
 ), people_with_events AS (
   SELECT
     *
@@ -38,7 +38,7 @@ WITH attendance AS (
     session_id,
     student_id
   FROM activity
-), roster_versions AS (
+), roster AS (
   SELECT
     participants.class_id,
     participants.session_id,
@@ -46,11 +46,7 @@ WITH attendance AS (
     enrollments.role,
     enrollments.user_name,
     enrollments.email,
-    enrollments.ext_person_id,
-    ROW_NUMBER() OVER (
-      PARTITION BY participants.class_id, participants.session_id, participants.student_id
-      ORDER BY enrollments.valid_from NULLS LAST
-    ) AS version_rank
+    enrollments.ext_person_id
   FROM participants
   INNER JOIN sessions
     ON sessions.class_id = participants.class_id
@@ -59,15 +55,13 @@ WITH attendance AS (
     ON enrollments.class_id = participants.class_id
     AND enrollments.student_id = participants.student_id
     AND (
+      enrollments.stands_from IS NULL
+      OR enrollments.stands_from <= sessions.session_start_time
+    )
+    AND (
       enrollments.valid_to IS NULL
       OR enrollments.valid_to > sessions.session_start_time
     )
-), roster AS (
-  SELECT
-    *
-  FROM roster_versions
-  WHERE
-    version_rank = 1
 )
 SELECT
   participants.class_id,
@@ -115,4 +109,4 @@ LEFT JOIN roster
   AND roster.session_id = participants.session_id
   AND roster.student_id = participants.student_id;
 
-ALTER TABLE class_data.int_class__session_participants SET OPTIONS (description='One row per person and started session: everyone on the session\'s attendance report plus anyone with events in the session but missing from it, with their role at the time. enrollment_role: the roster version current at the session start (rosters are kept as dlt SCD2 history; a session older than the first version seen takes the earliest version); a person on no roster at the time falls back to \'student\', as the attendance report lists them with the class\'s students and \'student\' is the API\'s default role. person_type: \'staff\' for teachers and assistants, \'student\' otherwise (student metrics count person_type = \'student\' only).');
+ALTER TABLE class_data.int_class__session_participants SET OPTIONS (description='One row per person and started session: everyone on the session\'s attendance report plus anyone with events in the session but missing from it, with their role at the time. enrollment_role: the roster version current at the session start (rosters are kept as dlt SCD2 history; a session older than the first version seen takes the earliest version: see int_class__roster_versions); a person on no roster at the time (never enrolled, or removed and not yet re-enrolled) falls back to \'student\', as the attendance report lists them with the class\'s students and \'student\' is the API\'s default role. person_type: \'staff\' for teachers and assistants, \'student\' otherwise (student metrics count person_type = \'student\' only).');

@@ -12,7 +12,7 @@ WITH events AS (
 ), enrollments AS (
   SELECT
     *
-  FROM class_data.stg_class__enrollments
+  FROM class_data.int_class__roster_versions
 ), grouped AS (
   SELECT
     class_id,
@@ -49,30 +49,24 @@ WITH events AS (
     class_id,
     activity_date,
     student_id
-), outside_versions AS (
+), outside_roles AS (
   SELECT
     outside_people.class_id,
     outside_people.activity_date,
     outside_people.student_id,
-    enrollments.role,
-    ROW_NUMBER() OVER (
-      PARTITION BY outside_people.class_id, outside_people.activity_date, outside_people.student_id
-      ORDER BY enrollments.valid_from
-    ) AS version_rank
+    enrollments.role
   FROM outside_people
   INNER JOIN enrollments
     ON enrollments.class_id = outside_people.class_id
     AND enrollments.student_id = outside_people.student_id
     AND (
+      enrollments.stands_from IS NULL
+      OR enrollments.stands_from <= outside_people.first_event_start
+    )
+    AND (
       enrollments.valid_to IS NULL
       OR enrollments.valid_to > outside_people.first_event_start
     )
-), outside_roles AS (
-  SELECT
-    *
-  FROM outside_versions
-  WHERE
-    version_rank = 1
 )
 SELECT
   grouped.class_id,
