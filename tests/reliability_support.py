@@ -120,6 +120,10 @@ AIMED_POINTS: dict[str, CrashPoint] = _points(
     # n=2 the merge into class_data.metrics (committed)
     CrashPoint("metrics_job_done", "load", "dlt.common.destination.client:RunnableLoadJob._release", "before",
                (1, 2), leaves=frozenset({NORMALIZED}), match="started_jobs/metrics."),
+    # the copy of the rosters into the staging dataset (scd2 merges from there) has run, dlt has not
+    # recorded it
+    CrashPoint("enrollments_copied", "load", "dlt.common.destination.client:RunnableLoadJob._release", "before",
+               leaves=frozenset({NORMALIZED}), match="started_jobs/enrollments."),
 )
 ALL_POINTS = {**CRASH_POINTS, **AIMED_POINTS}
 
