@@ -285,7 +285,7 @@ FIRST_LOAD_KILLS = {
 
 
 @pytest.mark.parametrize("point, n", FIRST_LOAD_KILLS.values(), ids=FIRST_LOAD_KILLS.keys())
-def test_a_kill_inside_the_first_loads_metrics_job_is_exact_after_one_rerun(workdir, fork_server, point, n):
+def test_a_kill_inside_a_first_load_job_is_exact_after_one_rerun(workdir, fork_server, point, n):
     """The very first load is as safe as any other: killed inside its metrics job, before or after the
     rows commit, or right after its roster copy into the staging dataset, one rerun leaves exactly the
     ground truth (dlt retries the job: it must not append twice). Rosters matter here because dlt's
