@@ -59,6 +59,7 @@ DESTINATIONS: dict[str, _Spec] = {
 }
 
 LAKE_TABLE_FORMATS = ("delta",)
+POSTGRES_LOAD_FILE_BYTES = 8 * 2**20
 TRANSACTIONAL_DUCKDB = ("duckdb", "motherduck")
 
 
@@ -99,6 +100,8 @@ def make_destination(name: str, *, validate: bool = True, **options: Any) -> tup
         # dlt 1.31 leaves DuckDB's transactions off: a replace/merge is a DELETE then an INSERT,
         # committed separately, so a reader (or a kill) between them sees a half-loaded table
         options.setdefault("supports_transactions", True)
+    if short == "postgres":
+        options.setdefault("recommended_file_size", POSTGRES_LOAD_FILE_BYTES)
     if short == "postgres" and "credentials" not in options:
         from .postgres_credentials import libpq_credentials
 
@@ -106,8 +109,10 @@ def make_destination(name: str, *, validate: bool = True, **options: Any) -> tup
         if credentials is not None:
             options["credentials"] = credentials
     from .duckdb_load import copy_once_duckdb
+    from .postgres_load import copy_once_postgres
 
-    destination = (copy_once_duckdb if short == "duckdb" else getattr(dlt.destinations, short))(**options)
+    factory = {"duckdb": copy_once_duckdb, "postgres": copy_once_postgres}.get(short) or getattr(dlt.destinations, short)
+    destination = factory(**options)
     if validate:
         _require_configuration(short, destination)
     return destination, run_kwargs

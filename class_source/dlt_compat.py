@@ -20,13 +20,15 @@ from typing import Any, Optional
 # the dataset lacks (report, publish), a load package dlt aborted or a job that failed every retry.
 from dlt.common.configuration.exceptions import ConfigFieldMissingException, ConfigurationException
 
-# dlt's DuckDB job client, copy job and merge job, subclassed by duckdb_load.py so that each load file
-# is copied at most once and the metrics merge can skip dlt's staging dedupe; the load file name parser
-# gives the ledger its key. All of these are dlt's inside, not its API.
+# dlt's DuckDB and Postgres job clients, copy jobs and merge job, subclassed by duckdb_load.py,
+# postgres_load.py and copy_once.py so that each load file is copied at most once and the metrics merge
+# can skip dlt's staging dedupe; the load file name parser gives the ledger its key, and a completed
+# job's info its file format. All of these are dlt's inside, not its API.
 from dlt.common.destination.client import LoadJob, PreparedTableSchema
 
 # The scd2 hint's typed dict, for the enrollments resource's `write_disposition` (typing only).
 from dlt.common.schema.typing import TScd2StrategyDict
+from dlt.common.storages.load_package import LoadJobInfo
 from dlt.common.storages.load_storage import ParsedLoadJobFileName
 from dlt.destinations.exceptions import DatabaseUndefinedRelation, DestinationConnectionError
 from dlt.destinations.impl.duckdb.duck import DuckDbClient, DuckDbCopyJob
@@ -34,6 +36,7 @@ from dlt.destinations.impl.duckdb.duck import DuckDbClient, DuckDbCopyJob
 # Postgres credentials parsed the way dlt does, so that a DSN without a password can be accepted as
 # libpq accepts it (postgres_credentials.py: dlt itself insists on a password).
 from dlt.destinations.impl.postgres.configuration import PostgresCredentials
+from dlt.destinations.impl.postgres.postgres import PostgresClient, PostgresCsvCopyJob, PostgresParquetCopyJob
 from dlt.destinations.job_client_impl import FollowupJobRequest
 from dlt.destinations.sql_jobs import SqlMergeFollowupJob
 from dlt.load.exceptions import LoadClientJobException, LoadClientJobRetry, LoadClientJobTerminalRetry, LoadPackageAborted
@@ -43,6 +46,7 @@ __all__ = [
     "DuckDbCopyJob",
     "FollowupJobRequest",
     "LoadJob",
+    "LoadJobInfo",
     "ParsedLoadJobFileName",
     "PreparedTableSchema",
     "SqlMergeFollowupJob",
@@ -54,7 +58,10 @@ __all__ = [
     "LoadClientJobRetry",
     "LoadClientJobTerminalRetry",
     "LoadPackageAborted",
+    "PostgresClient",
     "PostgresCredentials",
+    "PostgresCsvCopyJob",
+    "PostgresParquetCopyJob",
     "SCD2_VALIDITY_COLUMNS",
     "TScd2StrategyDict",
     "add_step_tracker",
