@@ -60,7 +60,8 @@ DESTINATIONS: dict[str, _Spec] = {
 
 LAKE_TABLE_FORMATS = ("delta",)
 POSTGRES_LOAD_FILE_BYTES = 8 * 2**20
-TRANSACTIONAL_DUCKDB = ("duckdb", "motherduck")
+# destinations whose SQL jobs dlt 1.31 runs without a transaction unless told they have them
+TRANSACTIONS_OFF_IN_DLT = ("duckdb", "motherduck", "postgres")
 
 
 def make_destination(name: str, *, validate: bool = True, **options: Any) -> tuple[Any, dict[str, Any]]:
@@ -96,9 +97,10 @@ def make_destination(name: str, *, validate: bool = True, **options: Any) -> tup
     elif "table_format" in options:
         raise DestinationError(f"table_format applies to the filesystem destination only, not to {short}")
     _require_module(short, spec)
-    if short in TRANSACTIONAL_DUCKDB:
-        # dlt 1.31 leaves DuckDB's transactions off: a replace/merge is a DELETE then an INSERT,
-        # committed separately, so a reader (or a kill) between them sees a half-loaded table
+    if short in TRANSACTIONS_OFF_IN_DLT:
+        # dlt 1.31 leaves DuckDB's and Postgres's transactions off (only DDL runs in one on Postgres): a
+        # replace/merge is a DELETE then an INSERT, committed separately, so a reader (or a kill)
+        # between them sees a half-loaded table
         options.setdefault("supports_transactions", True)
     if short == "postgres":
         options.setdefault("recommended_file_size", POSTGRES_LOAD_FILE_BYTES)

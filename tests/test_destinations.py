@@ -48,9 +48,9 @@ def _keys(table: str, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     return [tuple(_normalize(column, row[column]) for column in KEYS[table]) for row in _current(rows)]
 
 
-def assert_rows_match_truth(rows_of: Any, truth: dict[str, list[dict[str, Any]]]) -> None:
-    """Every table holds exactly the ground truth's keys, each exactly once."""
-    for table in KEYS:
+def assert_rows_match_truth(rows_of: Any, truth: dict[str, list[dict[str, Any]]], tables: Any = KEYS) -> None:
+    """Every table (of `tables`) holds exactly the ground truth's keys, each exactly once."""
+    for table in tables:
         rows = _keys(table, rows_of(table))
         expected = truth_keys(truth, table)
         assert len(rows) == len(set(rows)), f"{table}: {len(rows) - len(set(rows))} duplicate rows"
