@@ -66,6 +66,7 @@ __all__ = [
     "TScd2StrategyDict",
     "add_step_tracker",
     "delta_tables",
+    "duckdb_global_settings",
     "extracted_packages",
     "information_schema_table",
     "lake_sql_client",
@@ -97,6 +98,13 @@ def supported_merge_strategies(destination: Any, table_format: Optional[str]) ->
     if capabilities.merge_strategies_selector is not None:
         supported = list(capabilities.merge_strategies_selector(supported, table_schema={"table_format": table_format}))
     return supported
+
+
+def duckdb_global_settings(sql_client: Any) -> dict[str, Any]:
+    """The DuckDB settings `sql_client` applies (`SET GLOBAL`) when it opens the database: dlt keeps
+    them in a private dict of its DuckDB SQL client (duckdb_load.py adds the load's memory limit)."""
+    settings: dict[str, Any] = sql_client._global_config
+    return settings
 
 
 def information_schema_table(client: Any, view: str) -> tuple[str, Optional[str], str]:
