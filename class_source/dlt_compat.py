@@ -36,7 +36,7 @@ from dlt.destinations.impl.duckdb.duck import DuckDbClient, DuckDbCopyJob
 # Postgres credentials parsed the way dlt does, so that a DSN without a password can be accepted as
 # libpq accepts it (postgres_credentials.py: dlt itself insists on a password).
 from dlt.destinations.impl.postgres.configuration import PostgresCredentials
-from dlt.destinations.impl.postgres.postgres import PostgresClient, PostgresCsvCopyJob, PostgresParquetCopyJob
+from dlt.destinations.impl.postgres.postgres import PostgresClient, PostgresParquetCopyJob
 from dlt.destinations.job_client_impl import FollowupJobRequest
 from dlt.destinations.sql_jobs import SqlMergeFollowupJob
 from dlt.load.exceptions import LoadClientJobException, LoadClientJobRetry, LoadClientJobTerminalRetry, LoadPackageAborted
@@ -60,7 +60,6 @@ __all__ = [
     "LoadPackageAborted",
     "PostgresClient",
     "PostgresCredentials",
-    "PostgresCsvCopyJob",
     "PostgresParquetCopyJob",
     "SCD2_VALIDITY_COLUMNS",
     "TScd2StrategyDict",

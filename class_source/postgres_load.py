@@ -2,8 +2,8 @@
 (copy_once.py says why and what that buys).
 
 dlt 1.31 copies a parquet file through ADBC (`COPY ... FROM STDIN` in binary, on a connection of the
-job's own) and a csv file with psycopg2's `COPY`, each in one transaction that it commits. Here the
-file's ledger row is written first in that same transaction: `INSERT ... ON CONFLICT DO NOTHING`
+job's own), in one transaction that it commits. Here the file's ledger row is written first in that
+same transaction: `INSERT ... ON CONFLICT DO NOTHING`
 inserts nothing when the file is recorded (a run killed after the commit, before dlt recorded the
 job), and the copy is skipped; were the killed run's transaction still committing on the server, the
 insert waits for it on the ledger's primary key, so the two can never both copy.
@@ -35,12 +35,12 @@ from .dlt_compat import (
     LoadJob,
     LoadJobInfo,
     PostgresClient,
-    PostgresCsvCopyJob,
     PostgresParquetCopyJob,
     PreparedTableSchema,
 )
 
-COPIED_FORMATS = frozenset({"parquet", "csv"})
+# csv files (no ADBC driver) go through dlt's own COPY job, and their merges keep dlt's dedupe
+COPIED_FORMATS = frozenset({"parquet"})
 # parquet copies at once: dlt starts a job per file (up to 20), and each ADBC copy holds its own
 # buffers (5 M events in 13 files, all at once: the load step peaked at 889 MiB); two keep both of a
 # 2-core server's cores busy
@@ -106,22 +106,6 @@ class CopyOnceParquetJob(PostgresParquetCopyJob):
             connection.commit()
 
 
-class CopyOnceCsvJob(PostgresCsvCopyJob):
-    """dlt's csv `COPY` of one file, skipped when the ledger says the file was copied."""
-
-    def run(self) -> None:
-        sql_client = self._job_client.sql_client
-        ledger = sql_client.make_qualified_table_name(LEDGER_TABLE)
-        entry = ledger_entry(self._file_path, self._load_id)
-        # dlt's copy opens its own transaction on this connection; inside this one, its commit commits
-        # the ledger row with the rows (psycopg2 has one transaction per connection), its failure rolls
-        # both back
-        with sql_client.begin_transaction():
-            if not sql_client.execute_sql(f"INSERT INTO {ledger} VALUES (%s) ON CONFLICT DO NOTHING RETURNING 1", entry):
-                return  # copied by a run that was killed before dlt recorded it
-            super().run()
-
-
 class AdoptingMergeJob(MergeJob):
     """The merge, preceded by the adoption of the staged table when its rows need no dedupe (the
     module doc says when the adoption happens)."""
@@ -161,8 +145,6 @@ class CopyOncePostgresClient(PostgresClient):
         job = super().create_load_job(table, file_path, load_id, restore)
         if type(job) is PostgresParquetCopyJob:
             job = CopyOnceParquetJob(file_path)
-        elif type(job) is PostgresCsvCopyJob:
-            job = CopyOnceCsvJob(file_path)
         return job
 
     def create_table_chain_completed_followup_jobs(

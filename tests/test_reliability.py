@@ -56,7 +56,7 @@ from tests.reliability_support import (
     snapshot,
 )
 from tests.support import KEYS, assert_matches_truth, table_counts
-from tests.test_destinations import assert_rows_match_truth, postgres_execute, postgres_rows
+from tests.test_destinations import assert_rows_match_truth, postgres_execute, postgres_file_formats, postgres_rows
 
 DATABASE = "warehouse.duckdb"
 RUN = ("run", "--no-models")
@@ -387,6 +387,26 @@ def test_a_kill_inside_an_incremental_load_on_postgres_is_recovered_exactly(
         rerun = fork_server.run(run, env=env, cwd=workdir)
         assert rerun.returncode == 0, rerun.describe()
         assert pending_packages(workdir / "dlt_data") == NOTHING_PENDING
+    assert_rows_match_truth(lambda table: postgres_rows(postgres_url, postgres_dataset, table), emulator.school.ground_truth())
+
+
+@pytest.mark.postgres
+def test_without_the_adbc_driver_postgres_copies_csv_and_a_kill_after_the_metrics_copy_is_exact(
+    workdir, fork_server, postgres_url, postgres_dataset
+):
+    """Without ADBC (dlt told not to find it) the tables load as csv through dlt's own COPY, which has
+    no ledger: their merges keep dlt's staging dedupe, so a copy run twice after a kill is still exact."""
+    emulator = Emulator(seed=24, classes=3)
+    run = _postgres_run(postgres_dataset)
+    with emulator.serve() as base_url:
+        env = {**_postgres_env(base_url, emulator.mint_key(), postgres_url), "DISABLE_ADBC_DETECTION": "true"}
+        assert fork_server.run(run, env=env, cwd=workdir).returncode == 0
+        emulator.clock.advance(8 * 3600)
+        killed = fork_server.run(run, env=env, cwd=workdir, point="metrics_job_done", n=1)
+        assert killed.killed, killed.describe()
+        rerun = fork_server.run(run, env=env, cwd=workdir)
+        assert rerun.returncode == 0, rerun.describe()
+    assert postgres_file_formats(workdir / "dlt_data" / "pipelines")["metrics"] == {"csv", "sql"}
     assert_rows_match_truth(lambda table: postgres_rows(postgres_url, postgres_dataset, table), emulator.school.ground_truth())
 
 
