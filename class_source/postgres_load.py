@@ -57,8 +57,9 @@ BEGIN
     EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', target);
     EXECUTE format('SELECT EXISTS (SELECT FROM %s)', target) INTO has_rows;
     IF has_rows
-        OR EXISTS (SELECT FROM pg_class WHERE oid = target AND (relkind <> 'r' OR relacl IS NOT NULL OR relhastriggers
-                   OR relrowsecurity OR relowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user)))
+        OR EXISTS (SELECT FROM pg_class WHERE oid = target AND (relkind <> 'r' OR relhastriggers OR relrowsecurity
+                   OR relacl IS DISTINCT FROM (SELECT relacl FROM pg_class WHERE oid = staged)
+                   OR relowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user)))
         OR EXISTS (SELECT FROM pg_depend WHERE refobjid = target AND classid = 'pg_rewrite'::regclass)
         OR EXISTS (SELECT FROM pg_description WHERE objoid = target)
         OR EXISTS (SELECT FROM pg_publication_rel WHERE prrelid = target)
