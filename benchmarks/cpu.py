@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -141,6 +142,11 @@ def one_main(argv: list[str]) -> int:
         from class_source.destinations import adapt_source  # type: ignore[no-redef]
     from class_source.emulator import Emulator
 
+    try:
+        from class_source.duckdb_load import load_memory_limit
+    except ImportError:  # a connector from before the load's memory limit
+        load_memory_limit = contextlib.nullcontext  # type: ignore[assignment]
+
     sys.path.insert(0, str(HERE))
     from run import RssSampler, _cpu_seconds, duckdb_destination, phases, warm_up
 
@@ -163,7 +169,7 @@ def one_main(argv: list[str]) -> int:
         from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
         credentials = DuckDbCredentials(str(Path(args.workdir) / "cpu.duckdb"))
-        if args.duckdb_memory_limit:  # an experiment knob: DuckDB spills instead of growing
+        if args.duckdb_memory_limit:  # an experiment knob: this limit instead of the load's own
             credentials.global_config = {"memory_limit": args.duckdb_memory_limit}
         destination, run_kwargs = duckdb_destination(credentials)
         dataset = "class_data"
@@ -187,7 +193,8 @@ def one_main(argv: list[str]) -> int:
         with RssSampler() as rss:
             cpu_before = _cpu_seconds()
             started = time.perf_counter()
-            pipeline.run(source, **run_kwargs)
+            with load_memory_limit():  # as class-elt run loads (runner.load)
+                pipeline.run(source, **run_kwargs)
             wall = time.perf_counter() - started
             cpu_s = _cpu_seconds() - cpu_before
         peak_kib = _status_kib("VmHWM") if exact_peak else max(s for _, s in rss.samples) // 1024
@@ -354,7 +361,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--no-drain", dest="drain", action="store_false", help="skip measuring the emulator's share")
-    parser.add_argument("--duckdb-memory-limit", help="experiment: DuckDB's memory_limit (e.g. 512MB); default: DuckDB's own")
+    parser.add_argument("--duckdb-memory-limit", help="experiment: DuckDB's memory_limit (e.g. 1GB); default: the load's own (duckdb_load.LOAD_MEMORY_LIMIT)")
     parser.add_argument("--json", help="also write the results to this JSON file")
     parser.add_argument("--workdir", help="keep pipelines and warehouses here (default: a temp dir, removed)")
     args = parser.parse_args(argv)

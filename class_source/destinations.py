@@ -59,7 +59,9 @@ DESTINATIONS: dict[str, _Spec] = {
 }
 
 LAKE_TABLE_FORMATS = ("delta",)
-TRANSACTIONAL_DUCKDB = ("duckdb", "motherduck")
+POSTGRES_LOAD_FILE_BYTES = 8 * 2**20
+# destinations whose SQL jobs dlt 1.31 runs without a transaction unless told they have them
+TRANSACTIONS_OFF_IN_DLT = ("duckdb", "motherduck", "postgres")
 
 
 def make_destination(name: str, *, validate: bool = True, **options: Any) -> tuple[Any, dict[str, Any]]:
@@ -95,10 +97,13 @@ def make_destination(name: str, *, validate: bool = True, **options: Any) -> tup
     elif "table_format" in options:
         raise DestinationError(f"table_format applies to the filesystem destination only, not to {short}")
     _require_module(short, spec)
-    if short in TRANSACTIONAL_DUCKDB:
-        # dlt 1.31 leaves DuckDB's transactions off: a replace/merge is a DELETE then an INSERT,
-        # committed separately, so a reader (or a kill) between them sees a half-loaded table
+    if short in TRANSACTIONS_OFF_IN_DLT:
+        # dlt 1.31 leaves DuckDB's and Postgres's transactions off (only DDL runs in one on Postgres): a
+        # replace/merge is a DELETE then an INSERT, committed separately, so a reader (or a kill)
+        # between them sees a half-loaded table
         options.setdefault("supports_transactions", True)
+    if short == "postgres":
+        options.setdefault("recommended_file_size", POSTGRES_LOAD_FILE_BYTES)
     if short == "postgres" and "credentials" not in options:
         from .postgres_credentials import libpq_credentials
 
@@ -106,8 +111,10 @@ def make_destination(name: str, *, validate: bool = True, **options: Any) -> tup
         if credentials is not None:
             options["credentials"] = credentials
     from .duckdb_load import copy_once_duckdb
+    from .postgres_load import copy_once_postgres
 
-    destination = (copy_once_duckdb if short == "duckdb" else getattr(dlt.destinations, short))(**options)
+    factory = {"duckdb": copy_once_duckdb, "postgres": copy_once_postgres}.get(short) or getattr(dlt.destinations, short)
+    destination = factory(**options)
     if validate:
         _require_configuration(short, destination)
     return destination, run_kwargs

@@ -20,13 +20,15 @@ from typing import Any, Optional
 # the dataset lacks (report, publish), a load package dlt aborted or a job that failed every retry.
 from dlt.common.configuration.exceptions import ConfigFieldMissingException, ConfigurationException
 
-# dlt's DuckDB job client, copy job and merge job, subclassed by duckdb_load.py so that each load file
-# is copied at most once and the metrics merge can skip dlt's staging dedupe; the load file name parser
-# gives the ledger its key. All of these are dlt's inside, not its API.
+# dlt's DuckDB and Postgres job clients, copy jobs and merge job, subclassed by duckdb_load.py,
+# postgres_load.py and copy_once.py so that each load file is copied at most once and the metrics merge
+# can skip dlt's staging dedupe; the load file name parser gives the ledger its key, and a completed
+# job's info its file format. All of these are dlt's inside, not its API.
 from dlt.common.destination.client import LoadJob, PreparedTableSchema
 
 # The scd2 hint's typed dict, for the enrollments resource's `write_disposition` (typing only).
 from dlt.common.schema.typing import TScd2StrategyDict
+from dlt.common.storages.load_package import LoadJobInfo
 from dlt.common.storages.load_storage import ParsedLoadJobFileName
 from dlt.destinations.exceptions import DatabaseUndefinedRelation, DestinationConnectionError
 from dlt.destinations.impl.duckdb.duck import DuckDbClient, DuckDbCopyJob
@@ -34,6 +36,7 @@ from dlt.destinations.impl.duckdb.duck import DuckDbClient, DuckDbCopyJob
 # Postgres credentials parsed the way dlt does, so that a DSN without a password can be accepted as
 # libpq accepts it (postgres_credentials.py: dlt itself insists on a password).
 from dlt.destinations.impl.postgres.configuration import PostgresCredentials
+from dlt.destinations.impl.postgres.postgres import PostgresClient, PostgresParquetCopyJob
 from dlt.destinations.job_client_impl import FollowupJobRequest
 from dlt.destinations.sql_jobs import SqlMergeFollowupJob
 from dlt.load.exceptions import LoadClientJobException, LoadClientJobRetry, LoadClientJobTerminalRetry, LoadPackageAborted
@@ -43,6 +46,7 @@ __all__ = [
     "DuckDbCopyJob",
     "FollowupJobRequest",
     "LoadJob",
+    "LoadJobInfo",
     "ParsedLoadJobFileName",
     "PreparedTableSchema",
     "SqlMergeFollowupJob",
@@ -54,11 +58,14 @@ __all__ = [
     "LoadClientJobRetry",
     "LoadClientJobTerminalRetry",
     "LoadPackageAborted",
+    "PostgresClient",
     "PostgresCredentials",
+    "PostgresParquetCopyJob",
     "SCD2_VALIDITY_COLUMNS",
     "TScd2StrategyDict",
     "add_step_tracker",
     "delta_tables",
+    "duckdb_global_settings",
     "extracted_packages",
     "information_schema_table",
     "lake_sql_client",
@@ -90,6 +97,13 @@ def supported_merge_strategies(destination: Any, table_format: Optional[str]) ->
     if capabilities.merge_strategies_selector is not None:
         supported = list(capabilities.merge_strategies_selector(supported, table_schema={"table_format": table_format}))
     return supported
+
+
+def duckdb_global_settings(sql_client: Any) -> dict[str, Any]:
+    """The DuckDB settings `sql_client` applies (`SET GLOBAL`) when it opens the database: dlt keeps
+    them in a private dict of its DuckDB SQL client (duckdb_load.py adds the load's memory limit)."""
+    settings: dict[str, Any] = sql_client._global_config
+    return settings
 
 
 def information_schema_table(client: Any, view: str) -> tuple[str, Optional[str], str]:

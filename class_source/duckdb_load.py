@@ -1,39 +1,49 @@
-"""How class-elt loads into DuckDB: dlt's DuckDB destination with copy jobs that land at most once.
+"""How class-elt loads into DuckDB: dlt's DuckDB destination with copy jobs that land at most once
+(copy_once.py says why and what that buys), and a memory limit on the load's connections.
 
-dlt stages a merged table (metrics) by copying each load file into the staging dataset, then
-deduplicates the whole staging table by primary key (`ROW_NUMBER() OVER (PARTITION BY ...)`) while
-inserting it. The dedupe is there because a copy job killed after its rows committed, but before
-dlt recorded it as done, runs again on the rerun and copies its file twice. It is the most
-expensive step of a large load (a sort of every event by five columns: +1.1 s of CPU per million
-events, and the memory of that sort).
-
-Here each copy job records its file in a ledger table in the same transaction as its rows, and a
-rerun of a recorded file copies nothing. With every copy exact, the staging table of a resource
-that yields each natural key once per load (`UNIQUE_PER_LOAD`) holds no duplicates, and its merge
-skips the dedupe (dlt's `x-stage-data-deduplicated`). Every other table merges as dlt does.
+DuckDB keeps the blocks a load writes in its buffer pool until the pool reaches its memory limit, 80 %
+of RAM by default: loading 20 M staged events peaked at 2.8 GiB. Within `load_memory_limit()` (around
+`pipeline.run` in runner.load) every DuckDB client class-elt makes opens the database with
+`LOAD_MEMORY_LIMIT` instead, so the pool evicts (spills) rather than grows. The SQL models, built
+after the load on a connection opened anew, keep DuckDB's default: their sorts would spill too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import contextlib
+from collections.abc import Iterator, Sequence
+from typing import Any, Optional
 
 import dlt
 
+from .copy_once import LEDGER_TABLE, ledger_entry, merge_followup_jobs
 from .dlt_compat import (
     DuckDbClient,
     DuckDbCopyJob,
     FollowupJobRequest,
     LoadJob,
-    ParsedLoadJobFileName,
+    LoadJobInfo,
     PreparedTableSchema,
-    SqlMergeFollowupJob,
+    duckdb_global_settings,
 )
 
-# Merged resources whose items hold each natural key once per load package: the metrics paging
-# drops every event it already yielded (paging.metrics_pages), and each class is read once per run.
-UNIQUE_PER_LOAD = frozenset({"metrics"})
-LEDGER_TABLE = "_class_elt_copied_files"
+# the load file formats dlt's DuckDB copy job reads (insert_values and sql files have jobs of their own)
+COPIED_FORMATS = frozenset({"parquet", "jsonl", "csv"})
+LOAD_MEMORY_LIMIT = "512MB"
+_active_load_memory_limit: Optional[str] = None
+
+
+@contextlib.contextmanager
+def load_memory_limit(limit: str = LOAD_MEMORY_LIMIT) -> Iterator[None]:
+    """DuckDB clients made inside open the database with `limit` as its memory limit (a limit the
+    user configured in the credentials' global_config wins). Process-wide, not per thread: dlt makes
+    clients in its load workers' threads."""
+    global _active_load_memory_limit
+    outer, _active_load_memory_limit = _active_load_memory_limit, limit
+    try:
+        yield
+    finally:
+        _active_load_memory_limit = outer
 
 
 class CopyOnceJob(DuckDbCopyJob):
@@ -42,28 +52,12 @@ class CopyOnceJob(DuckDbCopyJob):
     def run(self) -> None:
         sql_client = self._job_client.sql_client
         ledger = sql_client.make_qualified_table_name(LEDGER_TABLE)
-        parsed = ParsedLoadJobFileName.parse(self._file_path)
-        # not the retry count: a retried job is the same file
-        entry = f"{self._load_id}/{parsed.table_name}.{parsed.file_id}.{parsed.file_format}"
+        entry = ledger_entry(self._file_path, self._load_id)
         with sql_client.begin_transaction():
             if sql_client.execute_sql(f"SELECT 1 FROM {ledger} WHERE copied_file = %s", entry):
                 return  # copied by a run that was killed before dlt recorded it
             super().run()
             sql_client.execute_sql(f"INSERT INTO {ledger} VALUES (%s)", entry)
-
-
-class MergeJob(SqlMergeFollowupJob):
-    """dlt's merge, with the rows it replaces selected by the merge key alone when that key is part of
-    the primary key (metrics: the event's instant within its key). dlt matches `primary key OR merge
-    key`; a row matching the primary key then matches the merge key too, so the OR is the merge key,
-    and DuckDB joins on it instead of testing the OR pair by pair (1 M stored events, 50 k staged:
-    0.86 s of CPU -> 0.10 s)."""
-
-    @classmethod
-    def _gen_key_table_clauses(cls, primary_keys: Sequence[str], merge_keys: Sequence[str]) -> list[str]:
-        if merge_keys and set(merge_keys) <= set(primary_keys):
-            return super()._gen_key_table_clauses([], merge_keys)
-        return super()._gen_key_table_clauses(primary_keys, merge_keys)
 
 
 class CopyOnceDuckDbClient(DuckDbClient):
@@ -73,6 +67,9 @@ class CopyOnceDuckDbClient(DuckDbClient):
         # INSERT ... SELECT (measured: -0.3 s of CPU per million merged events); a configured value wins
         credentials.global_config = {"preserve_insertion_order": False, **(credentials.global_config or {})}
         super().__init__(schema, config, capabilities)
+        if _active_load_memory_limit is not None and "memory_limit" not in credentials.global_config:
+            duckdb_global_settings(self.sql_client)["memory_limit"] = _active_load_memory_limit
+        self._completed_chain_jobs: Optional[Sequence[LoadJobInfo]] = None
 
     def initialize_storage(self, truncate_tables: Any = None) -> None:
         super().initialize_storage(truncate_tables)
@@ -87,11 +84,15 @@ class CopyOnceDuckDbClient(DuckDbClient):
             job = CopyOnceJob(file_path)
         return job
 
+    def create_table_chain_completed_followup_jobs(
+        self, table_chain: Sequence[PreparedTableSchema], completed_table_chain_jobs: Optional[Sequence[LoadJobInfo]] = None
+    ) -> list[FollowupJobRequest]:
+        # a client is made for each chain's follow-up jobs: the merge below reads the chain's files
+        self._completed_chain_jobs = completed_table_chain_jobs
+        return super().create_table_chain_completed_followup_jobs(table_chain, completed_table_chain_jobs)
+
     def _create_merge_followup_jobs(self, table_chain: Sequence[PreparedTableSchema]) -> list[FollowupJobRequest]:
-        root = table_chain[0]
-        if root["name"] in UNIQUE_PER_LOAD and len(table_chain) == 1:
-            table_chain = [{**root, "x-stage-data-deduplicated": True}]  # type: ignore[typeddict-unknown-key]
-        return [MergeJob.from_table_chain(table_chain, self.sql_client)]
+        return merge_followup_jobs(table_chain, self._completed_chain_jobs, COPIED_FORMATS, self.sql_client)
 
 
 class copy_once_duckdb(dlt.destinations.duckdb):  # noqa: N801 - dlt names destination factories in lower case

@@ -39,6 +39,8 @@ def load(
     table_format); `models` is where the models are built (lake.models_target: the pipeline
     itself, or a lake's DuckDB file). Then, if given, the marts are copied to the DuckDB file
     `publish` (publish.py) and the HTML report is written to `report` (report.py)."""
+    from .duckdb_load import load_memory_limit
+
     started = time.monotonic()
     where = dataset_lock_path(pipeline)[1]
     with run_lock(pipeline.working_dir, pipeline.pipeline_name), dataset_lock(pipeline):
@@ -51,7 +53,8 @@ def load(
             _migrate_metrics_key(pipeline, say)
         events_before = 0 if full_refresh else _stored_events(pipeline)
         try:
-            info = pipeline.run(source, refresh="drop_sources" if full_refresh else None, **(run_kwargs or {}))
+            with load_memory_limit():
+                info = pipeline.run(source, refresh="drop_sources" if full_refresh else None, **(run_kwargs or {}))
         finally:
             if progress is not None:
                 progress.finish()

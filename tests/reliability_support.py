@@ -66,6 +66,8 @@ class CrashPoint:
     leaves: frozenset[str] = frozenset()
     # count only calls about this (a job file name, an SQL statement): to aim at one table
     match: Optional[str] = None
+    # `first_statement`: how many of the call's statements run before the kill
+    statements_run: int = 1
 
 
 def _points(*points: CrashPoint) -> dict[str, CrashPoint]:
@@ -74,6 +76,7 @@ def _points(*points: CrashPoint) -> dict[str, CrashPoint]:
 
 EXTRACTED, NORMALIZED = "extracted", "normalized"
 _DUCKDB_SQL = "dlt.destinations.impl.duckdb.sql_client:DuckDbSqlClient.execute_sql"
+_POSTGRES_SQL = "dlt.destinations.impl.postgres.sql_client:Psycopg2SqlClient.execute_sql"
 CRASH_POINTS: dict[str, CrashPoint] = _points(
     # extract: an API request in flight, an item being written, the package about to be / just committed
     CrashPoint("api_get", "extract", "class_source.client:ClassApiClient.get", "before", (1, 22)),
@@ -124,6 +127,13 @@ AIMED_POINTS: dict[str, CrashPoint] = _points(
     # recorded it
     CrashPoint("enrollments_copied", "load", "dlt.common.destination.client:RunnableLoadJob._release", "before",
                leaves=frozenset({NORMALIZED}), match="started_jobs/enrollments."),
+    # Postgres, any dataset: the merge of metrics (one SQL call: the adoption of the staged table, which
+    # swaps it in on a first load, then DELETE, then INSERT) killed after its DELETE
+    CrashPoint("postgres_metrics_merge_half_done", "load", _POSTGRES_SQL, "first_statement",
+               leaves=frozenset({NORMALIZED}), match='."metrics"("class_id"', statements_run=2),
+    # Postgres, any dataset: inside the replace of `classes` (DELETE, then INSERT from staging)
+    CrashPoint("postgres_classes_replace_half_done", "load", _POSTGRES_SQL, "first_statement",
+               leaves=frozenset({NORMALIZED}), match='."classes"("class_id"'),
 )
 ALL_POINTS = {**CRASH_POINTS, **AIMED_POINTS}
 
@@ -173,11 +183,11 @@ def arm(point: CrashPoint, n: int, counts: Optional[dict[str, int]] = None) -> N
             if fatal and point.when == "before":
                 _die()
             if fatal and point.when == "first_statement":
-                # dlt sends a job's statements to DuckDB in one call, which runs them one by one: die
-                # where that call would be after its first statement (in the caller's transaction, if any)
+                # dlt sends a job's statements to DuckDB or Postgres in one call, which runs them one by one:
+                # die where that call would be after its first statement(s) (in the caller's transaction, if any)
                 statements = [part for part in str(args[1]).split(";\n") if part.strip()]
-                assert len(statements) > 1, f"{point.name}: one statement only: {args[1]!r:.200}"
-                original(args[0], statements[0] + ";")
+                assert len(statements) > point.statements_run, f"{point.name}: too few statements: {args[1]!r:.300}"
+                original(args[0], ";\n".join(statements[: point.statements_run]) + ";")
                 _die()
             result = original(*args, **kwargs)
             if fatal:

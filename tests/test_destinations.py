@@ -48,9 +48,9 @@ def _keys(table: str, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     return [tuple(_normalize(column, row[column]) for column in KEYS[table]) for row in _current(rows)]
 
 
-def assert_rows_match_truth(rows_of: Any, truth: dict[str, list[dict[str, Any]]]) -> None:
-    """Every table holds exactly the ground truth's keys, each exactly once."""
-    for table in KEYS:
+def assert_rows_match_truth(rows_of: Any, truth: dict[str, list[dict[str, Any]]], tables: Any = KEYS) -> None:
+    """Every table (of `tables`) holds exactly the ground truth's keys, each exactly once."""
+    for table in tables:
         rows = _keys(table, rows_of(table))
         expected = truth_keys(truth, table)
         assert len(rows) == len(set(rows)), f"{table}: {len(rows) - len(set(rows))} duplicate rows"
@@ -450,3 +450,34 @@ def test_a_table_replaced_class_by_class_is_upserted_on_delta_which_lacks_delete
     adapted = adapt_source(source(), pipeline.destination, run_kwargs)
     assert adapted.resources["attendance"].compute_table_schema()["x-merge-strategy"] == "upsert"
     assert "attendance on filesystem (delta): rows are upserted by key, so rows of a class deleted in Class stay" in caplog.text
+
+
+@pytest.mark.postgres
+def test_postgres_adopts_a_staged_table_only_into_an_empty_table_nothing_is_attached_to(postgres_url, postgres_dataset):
+    """The first load's shortcut (class_source/postgres_load.py): the staged table is swapped in only
+    when the target is empty and the swap loses nothing; otherwise nothing changes and dlt's merge runs."""
+    from class_source.postgres_load import ADOPT_FUNCTION, ADOPT_FUNCTION_BODY
+
+    target, staged = f'"{postgres_dataset}"."events"', f'"{postgres_dataset}_staging"."events"'
+    adopt = f"select \"{postgres_dataset}_staging\".{ADOPT_FUNCTION}('{target}'::regclass, '{staged}'::regclass)"
+    postgres_execute(postgres_url, f"""
+        create schema "{postgres_dataset}"; create schema "{postgres_dataset}_staging";
+        create function "{postgres_dataset}_staging".{ADOPT_FUNCTION} {ADOPT_FUNCTION_BODY};
+        create table {target} (id bigint not null, value varchar); create table {staged} (id bigint not null, value varchar);
+        insert into {staged} values (1, 'a'), (2, 'b');
+        create view "{postgres_dataset}".events_view as select * from {target}""")
+
+    def rows(table: str) -> list[tuple[Any, ...]]:
+        return sorted(postgres_execute(postgres_url, f"select * from {table}")[1])
+
+    assert postgres_execute(postgres_url, adopt)[1] == [(False,)]  # a view reads the target
+    postgres_execute(postgres_url, f'drop view "{postgres_dataset}".events_view; grant select on {target} to public')
+    assert postgres_execute(postgres_url, adopt)[1] == [(False,)]  # a grant would be lost
+    postgres_execute(postgres_url, f"drop table {target}; create table {target} (id bigint not null, value varchar); insert into {target} values (3, 'c')")
+    assert postgres_execute(postgres_url, adopt)[1] == [(False,)]  # rows: the merge must run
+    assert rows(target) == [(3, "c")] and rows(staged) == [(1, "a"), (2, "b")]
+    postgres_execute(postgres_url, f"delete from {target}")
+    assert postgres_execute(postgres_url, adopt)[1] == [(True,)]
+    assert rows(target) == [(1, "a"), (2, "b")] and rows(staged) == []
+    columns = "select column_name, data_type, is_nullable from information_schema.columns where table_schema = '{}' and table_name = 'events' order by 1"
+    assert postgres_execute(postgres_url, columns.format(postgres_dataset))[1] == postgres_execute(postgres_url, columns.format(f"{postgres_dataset}_staging"))[1]

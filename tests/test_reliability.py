@@ -18,6 +18,7 @@ import re
 import subprocess
 import sys
 import threading
+import uuid
 import zlib
 from collections import Counter
 from collections.abc import Iterator
@@ -55,6 +56,7 @@ from tests.reliability_support import (
     snapshot,
 )
 from tests.support import KEYS, assert_matches_truth, table_counts
+from tests.test_destinations import assert_rows_match_truth, postgres_execute, postgres_file_formats, postgres_rows
 
 DATABASE = "warehouse.duckdb"
 RUN = ("run", "--no-models")
@@ -300,6 +302,110 @@ def test_a_kill_inside_a_first_load_job_is_exact_after_one_rerun(workdir, fork_s
         rerun = fork_server.run(RUN, env=env, cwd=workdir)
         assert rerun.returncode == 0, rerun.describe()
     assert_matches_truth(database, emulator.school.ground_truth())
+
+
+# --- 1b. the same kills on Postgres ------------------------------------------------------------------
+# Postgres copies through its own jobs (ADBC parquet or csv COPY, each with its ledger row), merges in
+# one transaction, and on a first load adopts the staged table instead of copying its rows
+# (class_source/postgres_load.py): every kill around them must leave metrics exact after one rerun.
+
+
+@pytest.fixture
+def postgres_dataset(postgres_url: str) -> Iterator[str]:
+    name = f"class_kill_{uuid.uuid4().hex[:10]}"
+    yield name
+    postgres_execute(postgres_url, f'drop schema if exists "{name}" cascade; drop schema if exists "{name}_staging" cascade')
+
+
+def _postgres_run(dataset: str) -> tuple[str, ...]:
+    return (*RUN, "--destination", "postgres", "--dataset-name", dataset)
+
+
+def _postgres_env(base_url: str, api_key: str, postgres_url: str) -> dict[str, str]:
+    return {**run_env(base_url, api_key), "DESTINATION__POSTGRES__CREDENTIALS": postgres_url}
+
+
+POSTGRES_FIRST_LOAD_KILLS = {
+    "metrics copied to staging, not recorded": ("metrics_job_done", 1),
+    "metrics merge (the staged table adopted) after its DELETE": ("postgres_metrics_merge_half_done", 1),
+    "metrics merged and committed, not recorded": ("metrics_job_done", 2),
+}
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("point, n", POSTGRES_FIRST_LOAD_KILLS.values(), ids=POSTGRES_FIRST_LOAD_KILLS.keys())
+def test_a_kill_inside_the_first_loads_metrics_job_on_postgres_is_exact_after_one_rerun(
+    workdir, fork_server, postgres_url, postgres_dataset, point, n
+):
+    """As on DuckDB: the first load killed inside its metrics job, before or after the rows commit,
+    and one rerun leaves exactly the ground truth's events (enrollments: see the DuckDB test)."""
+    emulator = Emulator(seed=23, classes=3)
+    with emulator.serve() as base_url:
+        env = _postgres_env(base_url, emulator.mint_key(), postgres_url)
+        killed = fork_server.run(_postgres_run(postgres_dataset), env=env, cwd=workdir, point=point, n=n)
+        assert killed.killed, killed.describe()
+        rerun = fork_server.run(_postgres_run(postgres_dataset), env=env, cwd=workdir)
+        assert rerun.returncode == 0, rerun.describe()
+    assert_rows_match_truth(lambda table: postgres_rows(postgres_url, postgres_dataset, table), emulator.school.ground_truth(),
+                            tables=[t for t in KEYS if t != "enrollments"])
+
+
+POSTGRES_INCREMENTAL_KILLS = {  # the point, its call, the table the kill must leave as it was (None: any)
+    "metrics copied to staging, not recorded": ("metrics_job_done", 1, "metrics"),
+    "metrics merge after its DELETE": ("postgres_metrics_merge_half_done", 1, "metrics"),
+    "metrics merged and committed, not recorded": ("metrics_job_done", 2, None),
+    "classes replace after its DELETE": ("postgres_classes_replace_half_done", 1, "classes"),
+}
+
+
+def _postgres_table(postgres_url: str, dataset: str, table: str) -> list[tuple[Any, ...]]:
+    return sorted((tuple(row.values()) for row in postgres_rows(postgres_url, dataset, table)), key=repr)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("point, n, untouched", POSTGRES_INCREMENTAL_KILLS.values(), ids=POSTGRES_INCREMENTAL_KILLS.keys())
+def test_a_kill_inside_an_incremental_load_on_postgres_is_recovered_exactly(
+    workdir, fork_server, postgres_url, postgres_dataset, point, n, untouched
+):
+    """An incremental run (new events, re-read ones, a class gone) killed around its metrics copy and
+    merge and inside a replace: the table is as before until its load commits (each table's load is
+    one transaction), and one rerun leaves exactly the ground truth."""
+    emulator = Emulator(seed=22, classes=3)
+    run = _postgres_run(postgres_dataset)
+    with emulator.serve() as base_url:
+        env = _postgres_env(base_url, emulator.mint_key(), postgres_url)
+        assert fork_server.run(run, env=env, cwd=workdir).returncode == 0
+        before = _postgres_table(postgres_url, postgres_dataset, untouched) if untouched else None
+        emulator.clock.advance(8 * 3600)  # the killed run has new events and re-reads the lookback
+        emulator.school.delete_template(emulator.school.ground_truth()["templates"][0]["template_id"])
+        killed = fork_server.run(run, env=env, cwd=workdir, point=point, n=n)
+        assert killed.killed, killed.describe()
+        if untouched:
+            assert _postgres_table(postgres_url, postgres_dataset, untouched) == before, f"{untouched} changed by an uncommitted load"
+        rerun = fork_server.run(run, env=env, cwd=workdir)
+        assert rerun.returncode == 0, rerun.describe()
+        assert pending_packages(workdir / "dlt_data") == NOTHING_PENDING
+    assert_rows_match_truth(lambda table: postgres_rows(postgres_url, postgres_dataset, table), emulator.school.ground_truth())
+
+
+@pytest.mark.postgres
+def test_without_the_adbc_driver_postgres_copies_csv_and_a_kill_after_the_metrics_copy_is_exact(
+    workdir, fork_server, postgres_url, postgres_dataset
+):
+    """Without ADBC (dlt told not to find it) the tables load as csv through dlt's own COPY, which has
+    no ledger: their merges keep dlt's staging dedupe, so a copy run twice after a kill is still exact."""
+    emulator = Emulator(seed=24, classes=3)
+    run = _postgres_run(postgres_dataset)
+    with emulator.serve() as base_url:
+        env = {**_postgres_env(base_url, emulator.mint_key(), postgres_url), "DISABLE_ADBC_DETECTION": "true"}
+        assert fork_server.run(run, env=env, cwd=workdir).returncode == 0
+        emulator.clock.advance(8 * 3600)
+        killed = fork_server.run(run, env=env, cwd=workdir, point="metrics_job_done", n=1)
+        assert killed.killed, killed.describe()
+        rerun = fork_server.run(run, env=env, cwd=workdir)
+        assert rerun.returncode == 0, rerun.describe()
+    assert postgres_file_formats(workdir / "dlt_data" / "pipelines")["metrics"] == {"csv", "sql"}
+    assert_rows_match_truth(lambda table: postgres_rows(postgres_url, postgres_dataset, table), emulator.school.ground_truth())
 
 
 # --- 2. chaos --------------------------------------------------------------------------------------

@@ -64,3 +64,35 @@ def test_a_warehouse_keyed_without_event_value_is_migrated_once_and_stays_exact(
     said.clear()
     load(pipeline, source(), build_models=False, say=said.append)
     assert not [line for line in said if "event_value" in line]  # once only
+
+
+def test_the_load_runs_under_duckdbs_load_memory_limit_and_the_models_under_its_default(tmp_path, monkeypatch):
+    """The load's DuckDB connections spill past LOAD_MEMORY_LIMIT instead of growing; the models,
+    built after it in the same run, see DuckDB's own default (their sorts would spill too)."""
+    from class_source import duckdb_load
+    from class_source.destinations import make_destination
+    from class_source.destination_fit import adapt_source
+
+    with duckdb.connect() as fresh:  # DuckDB's default, as a new database gets it
+        default = fresh.execute("select current_setting('memory_limit')").fetchone()[0]
+        limit = fresh.execute(f"set memory_limit = '{duckdb_load.LOAD_MEMORY_LIMIT}'; select current_setting('memory_limit')").fetchone()[0]
+    assert default != limit
+    seen: dict[str, list[str]] = {"copy": [], "models": []}
+    copy = duckdb_load.CopyOnceJob.run
+
+    def copy_and_look(job):
+        seen["copy"].append(job._job_client.sql_client.execute_sql("select current_setting('memory_limit')")[0][0])
+        copy(job)
+
+    monkeypatch.setattr(duckdb_load.CopyOnceJob, "run", copy_and_look)
+    emulator = Emulator(seed=42, classes=2)
+    destination, run_kwargs = make_destination("duckdb", credentials=str(tmp_path / "limited.duckdb"))
+    pipeline = dlt.pipeline(pipeline_name="limited", destination=destination, dataset_name="class_data",
+                            pipelines_dir=str(tmp_path / "pipelines"))
+    source = embedded_source(base_url="http://127.0.0.1:1", api_key=emulator.mint_key(), transport=emulator.transport())
+    load(pipeline, adapt_source(source.with_resources("classes", "metrics"), pipeline.destination, run_kwargs),
+         build_models=False, say=lambda line: None)
+    with pipeline.sql_client() as client:  # as the models open it, after the load
+        seen["models"].append(client.execute_sql("select current_setting('memory_limit')")[0][0])
+    assert seen["copy"] and set(seen["copy"]) == {limit}, seen
+    assert seen["models"] == [default], seen
