@@ -557,7 +557,7 @@ def test_build_reports_every_model_in_dependency_order(warehouse: Warehouse) -> 
     assert [b.name for b in warehouse.built] == [m.name for m in models]
     assert [b.kind for b in warehouse.built] == [m.kind for m in models]
     assert {b.name: b.rows for b in warehouse.built} == EXPECTED_ROW_COUNTS
-    assert all(b.seconds >= 0 for b in warehouse.built)
+    assert all(b.seconds >= 0 and b.cpu_seconds >= 0 for b in warehouse.built)
     assert warehouse.progress[-1] == f"grain and data checks passed for {len(models)} models"
 
 
