@@ -931,6 +931,7 @@ def test_models_load_in_dependency_order() -> None:
     assert by_name["int_class__as_of"].depends_on == {"stg_class__attendance", "stg_class__metrics_people"}
     assert by_name["int_class__events"].depends_on == {
         "stg_class__metrics",
+        "stg_class__metrics_people",
         "int_class__sessions",
         "int_class__session_attendance",
     }
