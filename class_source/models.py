@@ -199,7 +199,10 @@ class BuiltModel:
     name: str
     kind: str
     rows: int
-    seconds: float
+    seconds: float  # wall seconds: create, grain check and comments
+    # CPU seconds of the whole process over the same steps (the destination's threads included when
+    # it runs in process, as DuckDB does): steadier than wall seconds on a shared machine
+    cpu_seconds: float
 
 
 # --- loading -------------------------------------------------------------------------------------
@@ -688,7 +691,7 @@ def build_models(
                 # whole tables (fct_session_attendance: 897 s at 1,000 classes, 8.7 s without)
                 client.execute_sql("SET LOCAL enable_nestloop = off")
             for model in models:
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), time.process_time()
                 statements = render(
                     model,
                     dialect=dialect,
@@ -705,7 +708,7 @@ def build_models(
                 for statement in comment_sql(model, dialect=dialect, dataset=dataset):
                     _execute(client, model, dialect, statement)
                 seconds = time.perf_counter() - started
-                built.append(BuiltModel(model.name, model.kind, rows, seconds))
+                built.append(BuiltModel(model.name, model.kind, rows, seconds, time.process_time() - cpu_started))
                 report(f"{model.name}: {model.kind}, {rows} rows, {seconds:.2f}s")
             for warning in check_models(client, models, dialect=dialect, dataset=dataset):
                 if progress is None:

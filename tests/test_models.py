@@ -558,7 +558,7 @@ def test_build_reports_every_model_in_dependency_order(warehouse: Warehouse) -> 
     assert [b.name for b in warehouse.built] == [m.name for m in models]
     assert [b.kind for b in warehouse.built] == [m.kind for m in models]
     assert {b.name: b.rows for b in warehouse.built} == EXPECTED_ROW_COUNTS
-    assert all(b.seconds >= 0 for b in warehouse.built)
+    assert all(b.seconds >= 0 and b.cpu_seconds >= 0 for b in warehouse.built)
     assert warehouse.progress[-1] == f"grain and data checks passed for {len(models)} models"
 
 
@@ -966,6 +966,7 @@ def test_models_load_in_dependency_order() -> None:
     assert by_name["int_class__as_of"].depends_on == {"stg_class__attendance", "stg_class__metrics_people"}
     assert by_name["int_class__events"].depends_on == {
         "stg_class__metrics",
+        "stg_class__metrics_people",
         "int_class__sessions",
         "int_class__session_attendance",
     }

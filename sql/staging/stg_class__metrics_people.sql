@@ -5,7 +5,11 @@
 --   their last one ended. Read from the raw events directly, without stg_class__metrics' dedupe: a
 --   repeated event changes none of these (each is a max or min), and grouping 2 M events by two
 --   keys once is cheaper than deduplicating them for every model that only needs people
---   (int_class__as_of, int_class__session_participants, dim_students). A table: those three read it.
+--   (int_class__as_of, int_class__session_participants, dim_students). A table: those three and
+--   int_class__events read it.
+--   person_key numbers the (class, person) pairs and class_key the classes (1, 2, ... in id order):
+--   int_class__events joins, sorts and partitions 2 M events on these integers rather than on
+--   the 36-character id strings. They are numbered anew on every build: never store them.
 
 with source as (
     select * from metrics
@@ -25,6 +29,8 @@ typed as (
 select
     class_id,
     student_id,
+    row_number() over (order by class_id, student_id) as person_key,
+    dense_rank() over (order by class_id) as class_key,
     max(email) as email,
     max(ext_person_id) as ext_person_id,
     min(event_start) as first_event_start,

@@ -11,6 +11,15 @@ WITH events AS (
   SELECT
     *
   FROM class_data.int_class__session_attendance
+), people AS (
+  SELECT
+    *
+  FROM class_data.stg_class__metrics_people
+), classes AS (
+  SELECT DISTINCT
+    class_id,
+    class_key
+  FROM people
 ), ranked_starts AS (
   SELECT
     class_id,
@@ -23,22 +32,33 @@ WITH events AS (
       ORDER BY session_end_time DESC NULLS LAST, session_id
     ) AS start_rank
   FROM sessions
+), keyed_sessions AS (
+  SELECT
+    classes.class_key,
+    ROW_NUMBER() OVER (ORDER BY ranked_starts.class_id, ranked_starts.session_start_time) AS session_key,
+    ranked_starts.session_id,
+    ranked_starts.session_start_time,
+    ranked_starts.session_end_time,
+    ranked_starts.session_date
+  FROM ranked_starts
+  INNER JOIN classes
+    ON classes.class_id = ranked_starts.class_id
+  WHERE
+    ranked_starts.start_rank = 1
 ), neighbours AS (
   SELECT
-    class_id,
-    session_id,
+    class_key,
+    session_key,
     session_start_time,
     session_end_time,
     session_date,
-    LAG(session_end_time) OVER (PARTITION BY class_id ORDER BY session_start_time) AS previous_end,
-    LEAD(session_start_time) OVER (PARTITION BY class_id ORDER BY session_start_time) AS next_start
-  FROM ranked_starts
-  WHERE
-    start_rank = 1
+    LAG(session_end_time) OVER (PARTITION BY class_key ORDER BY session_start_time) AS previous_end,
+    LEAD(session_start_time) OVER (PARTITION BY class_key ORDER BY session_start_time) AS next_start
+  FROM keyed_sessions
 ), claims AS (
   SELECT
-    class_id,
-    session_id,
+    class_key,
+    session_key,
     session_start_time,
     session_end_time,
     session_date,
@@ -58,13 +78,7 @@ WITH events AS (
   FROM neighbours
 ), claim_hours AS (
   SELECT
-    class_id,
-    session_id,
-    session_start_time,
-    session_end_time,
-    session_date,
-    claim_start,
-    claim_end,
+    *,
     CAST(FLOOR(
       DATEDIFF(MILLISECOND, CAST('1970-01-01 00:00:00+00' AS TIMESTAMPTZ), claim_start) / 3600000.0
     ) AS BIGINT) AS first_hour,
@@ -115,8 +129,8 @@ WITH events AS (
   CROSS JOIN digits AS thousands
 ), session_hours AS (
   SELECT
-    claim_hours.class_id,
-    claim_hours.session_id,
+    claim_hours.class_key,
+    claim_hours.session_key,
     claim_hours.session_start_time,
     claim_hours.session_end_time,
     claim_hours.session_date,
@@ -126,43 +140,74 @@ WITH events AS (
   FROM claim_hours
   INNER JOIN hour_offsets
     ON hour_offsets.n <= claim_hours.last_hour - claim_hours.first_hour
+), keyed_attendance AS (
+  SELECT
+    people.person_key,
+    keyed_sessions.session_key,
+    attendance.attended_from,
+    attendance.attended_to
+  FROM attendance
+  INNER JOIN people
+    ON people.class_id = attendance.class_id
+    AND people.student_id = attendance.student_id
+  INNER JOIN keyed_sessions
+    ON keyed_sessions.session_id = attendance.session_id
+    AND keyed_sessions.class_key = people.class_key
+), keyed_events AS (
+  SELECT
+    people.person_key,
+    people.class_key,
+    events.event_type,
+    events.event_value,
+    events.event_start,
+    events.event_end
+  FROM events
+  INNER JOIN people
+    ON people.class_id = events.class_id AND people.student_id = events.student_id
 ), located AS (
   SELECT
-    events.*,
-    session_hours.session_id,
+    keyed_events.*,
+    session_hours.session_key,
     session_hours.session_start_time,
     session_hours.session_end_time,
     session_hours.session_date
-  FROM events
+  FROM keyed_events
   LEFT JOIN session_hours
-    ON session_hours.class_id = events.class_id
+    ON session_hours.class_key = keyed_events.class_key
     AND session_hours.hour_bucket = CAST(FLOOR(
-      DATEDIFF(MILLISECOND, CAST('1970-01-01 00:00:00+00' AS TIMESTAMPTZ), events.event_start) / 3600000.0
+      DATEDIFF(MILLISECOND, CAST('1970-01-01 00:00:00+00' AS TIMESTAMPTZ), keyed_events.event_start) / 3600000.0
     ) AS BIGINT)
-    AND events.event_start >= session_hours.claim_start
-    AND events.event_start < session_hours.claim_end
+    AND keyed_events.event_start >= session_hours.claim_start
+    AND keyed_events.event_start < session_hours.claim_end
 ), counted AS (
   SELECT
-    located.*,
+    located.person_key,
+    located.session_key,
+    located.event_type,
+    located.event_value,
+    located.event_start,
+    located.event_end,
     COALESCE(located.session_date, CAST(CONVERT_TIMEZONE('UTC', located.event_start) AS DATE)) AS activity_date,
     CASE
-      WHEN located.session_id IS NULL
+      WHEN located.session_key IS NULL
       THEN located.event_start
       ELSE GREATEST_IGNORE_NULLS(
         located.event_start,
-        COALESCE(attendance.attended_from, located.session_start_time)
+        COALESCE(keyed_attendance.attended_from, located.session_start_time)
       )
     END AS counted_from,
     CASE
-      WHEN located.session_id IS NULL
+      WHEN located.session_key IS NULL
       THEN located.event_end
-      ELSE LEAST_IGNORE_NULLS(located.event_end, COALESCE(attendance.attended_to, located.session_end_time))
+      ELSE LEAST_IGNORE_NULLS(
+        located.event_end,
+        COALESCE(keyed_attendance.attended_to, located.session_end_time)
+      )
     END AS clipped_end
   FROM located
-  LEFT JOIN attendance
-    ON attendance.class_id = located.class_id
-    AND attendance.session_id = located.session_id
-    AND attendance.student_id = located.student_id
+  LEFT JOIN keyed_attendance
+    ON keyed_attendance.person_key = located.person_key
+    AND keyed_attendance.session_key = located.session_key
 ), bounded AS (
   SELECT
     *,
@@ -172,30 +217,38 @@ WITH events AS (
   SELECT
     *,
     MAX(counted_to) OVER (
-      PARTITION BY class_id, student_id, event_type, event_value, session_id, activity_date
+      PARTITION BY person_key, event_type, event_value, session_key, activity_date
       ORDER BY counted_from, counted_to
       rows BETWEEN UNBOUNDED preceding AND 1 preceding
     ) AS reach
   FROM bounded
 )
 SELECT
-  class_id,
-  session_id,
-  activity_date,
-  student_id,
-  event_type,
-  event_value,
-  event_start,
-  event_end,
-  GREATEST_IGNORE_NULLS(DATEDIFF(MILLISECOND, event_start, event_end), 0) AS event_milliseconds,
-  counted_from,
-  counted_to,
-  CASE WHEN reach IS NULL OR counted_from > reach THEN 1 ELSE 0 END AS starts_island,
+  people.class_id,
+  keyed_sessions.session_id,
+  with_reach.activity_date,
+  people.student_id,
+  with_reach.event_type,
+  with_reach.event_value,
+  with_reach.event_start,
+  with_reach.event_end,
+  GREATEST_IGNORE_NULLS(DATEDIFF(MILLISECOND, with_reach.event_start, with_reach.event_end), 0) AS event_milliseconds,
+  with_reach.counted_from,
+  with_reach.counted_to,
   CASE
-    WHEN reach IS NULL OR counted_from >= reach
-    THEN DATEDIFF(MILLISECOND, counted_from, counted_to)
-    ELSE GREATEST_IGNORE_NULLS(DATEDIFF(MILLISECOND, reach, counted_to), 0)
+    WHEN with_reach.reach IS NULL OR with_reach.counted_from > with_reach.reach
+    THEN 1
+    ELSE 0
+  END AS starts_island,
+  CASE
+    WHEN with_reach.reach IS NULL OR with_reach.counted_from >= with_reach.reach
+    THEN DATEDIFF(MILLISECOND, with_reach.counted_from, with_reach.counted_to)
+    ELSE GREATEST_IGNORE_NULLS(DATEDIFF(MILLISECOND, with_reach.reach, with_reach.counted_to), 0)
   END AS merged_milliseconds
-FROM with_reach;
+FROM with_reach
+INNER JOIN people
+  ON people.person_key = with_reach.person_key
+LEFT JOIN keyed_sessions
+  ON keyed_sessions.session_key = with_reach.session_key;
 
 COMMENT ON TABLE class_data.int_class__events IS 'Every activity event with its session (or none), local activity date, counted part and merged time.';
