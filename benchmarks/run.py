@@ -23,6 +23,7 @@ Internal entry points (run by the benchmark itself): `run.py _emulator ...`, `ru
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -304,8 +305,14 @@ def load_main(argv: list[str]) -> int:
             from class_source.destinations import adapt_source  # type: ignore[no-redef]
 
         source = adapt_source(source, pipeline.destination, run_kwargs)
+        try:
+            from class_source.duckdb_load import load_memory_limit
+        except ImportError:  # a connector from before the load's memory limit
+            load_memory_limit = contextlib.nullcontext  # type: ignore[assignment]
+    else:
+        load_memory_limit = contextlib.nullcontext  # type: ignore[assignment]
     cpu_before = _cpu_seconds()
-    with RssSampler() as rss:
+    with RssSampler() as rss, load_memory_limit():  # as class-elt run loads (runner.load)
         started = time.perf_counter()
         pipeline.run(source, **run_kwargs)
         wall = time.perf_counter() - started
