@@ -158,7 +158,6 @@ class _Page:
     rows: int
     fresh: pa.Table  # the page minus the events already yielded
     oldest: int | None
-    newest: int | None
     newest_end: int | None
     oldest_first: bool
     # the request after this page: `starting_after` one second before the page's newest second
@@ -186,7 +185,7 @@ def _fast_page(class_id: str, yielded: set[tuple[Any, ...]], body: bytes) -> _Pa
 def _measured(table: pa.Table, yielded: set[tuple[Any, ...]]) -> _Page:
     starts = table.column("event_start").cast(pa.int64()).combine_chunks()  # UTC_TS: epoch microseconds
     if not len(starts):
-        return _Page(0, table, None, None, None, True, 0, [])
+        return _Page(rows=0, fresh=table, oldest=None, newest_end=None, oldest_first=True, next_after=0, tail_keys=[])
     oldest, newest = (value.as_py() for value in pc.min_max(starts).values())
     oldest_first = len(starts) < 2 or not pc.any(pc.less(starts[1:], starts[:-1])).as_py()
     next_after = newest // 1_000_000 - 1
@@ -198,7 +197,6 @@ def _measured(table: pa.Table, yielded: set[tuple[Any, ...]]) -> _Page:
         rows=table.num_rows,
         fresh=fresh,
         oldest=oldest,
-        newest=newest,
         newest_end=pc.max(table.column("event_end").cast(pa.int64())).as_py(),
         oldest_first=oldest_first,
         next_after=next_after,
