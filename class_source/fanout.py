@@ -92,15 +92,23 @@ class EventLoopThread:
                     task.cancel()
             await queue.put(_Failure(errors[0]) if errors else _DONE)
 
+        async def take() -> list[object]:
+            """What the queue holds, at least one item: one cross-thread round trip per batch, not
+            per item (each costs the loop a wake-up of this thread, on the loop's busiest path)."""
+            items = [await queue.get()]
+            while not queue.empty():
+                items.append(queue.get_nowait())
+            return items
+
         coordinator = asyncio.run_coroutine_threadsafe(coordinate(), self.loop)
         try:
             while True:
-                item = asyncio.run_coroutine_threadsafe(queue.get(), self.loop).result()
-                if item is _DONE:
-                    return
-                if isinstance(item, _Failure):
-                    raise item.error
-                yield item
+                for item in asyncio.run_coroutine_threadsafe(take(), self.loop).result():
+                    if item is _DONE:
+                        return
+                    if isinstance(item, _Failure):
+                        raise item.error
+                    yield item  # type: ignore[misc]
         finally:
             if not coordinator.done():
                 coordinator.cancel()

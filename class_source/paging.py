@@ -10,6 +10,7 @@ import asyncio
 import functools
 import logging
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -107,29 +108,27 @@ async def metrics_pages(
             params["starting_after"] = after
         if ending_before is not None:
             params["ending_before"] = ending_before
-        page = await client.get("/reporting/metrics", params, decode=functools.partial(_metrics_page, class_id))
-        if not page.num_rows:
+        # `yielded` is not changed until the page is back: the parsing thread may read it meanwhile
+        page = await client.get("/reporting/metrics", params, decode=functools.partial(_metrics_page, class_id, yielded))
+        if not page.rows:
             return
-        starts = page.column("event_start").cast(pa.int64()).combine_chunks()  # UTC_TS: epoch microseconds
-        oldest, newest = (value.as_py() for value in pc.min_max(starts).values())
-        _check_window(class_id, page, oldest, after, ending_before)
-        # only events up to the newest start already yielded can be repeats: a second or two of the page
-        fresh = _without_keys(page, pc.less_equal(starts, max(key[2] for key in yielded)), yielded) if yielded else page
+        _check_window(class_id, page, after, ending_before)
+        fresh = page.fresh
         if confirming is not None and fresh.num_rows:
             server.learn_cap(confirming, class_id)
-        full = server.is_full(page.num_rows)
+        full = server.is_full(page.rows)
         if not full and server.known:
             if fresh.num_rows:
                 yield fresh
             return
-        _check_oldest_first(class_id, starts)
+        _check_oldest_first(class_id, page)
         if fresh.num_rows:
             yield fresh
-        next_after = newest // 1_000_000 - 1  # floors: starts are after the epoch
+        next_after = page.next_after
         if after is not None and next_after <= after:
             if full:
                 raise PageCannotAdvanceError(
-                    f"class {class_id}: {page.num_rows} or more events start within the second {next_after + 1} "
+                    f"class {class_id}: {page.rows} or more events start within the second {next_after + 1} "
                     f"({_iso_second(next_after + 1)}) or just before it, so the metrics endpoint cannot page past "
                     "them; report this to Class support (no events of this class after that second were loaded)"
                 )
@@ -144,46 +143,87 @@ async def metrics_pages(
         else:
             stalled = False
         yielded = {key for key in yielded if key[2] >= next_after * 1_000_000}
-        # the page is oldest first (checked above): the events from `next_after` on are its tail
-        tail = pc.sum(pc.greater_equal(starts, next_after * 1_000_000)).as_py()
-        yielded.update(_keys(page.slice(page.num_rows - tail)))
-        confirming = None if full else page.num_rows
+        yielded.update(page.tail_keys)
+        confirming = None if full else page.rows
         server.confirmations += confirming is not None
         after = next_after
 
 
-async def _metrics_page(class_id: str, body: bytes, where: str) -> pa.Table:
-    """A metrics page as a typed table: parsed by Arrow on a worker thread (off the GIL, so HTTP
-    goes on meanwhile), or, for a page that is not exactly the documented shape, decoded and typed
-    record by record so that the odd value is coerced or named."""
-    constants = {"class_id": class_id}
-    table = await asyncio.to_thread(table_from_json, "metrics", body, constants)
-    if table is None:
-        table = to_table("metrics", expect_list(decode_json(body, where), "/reporting/metrics"), constants)
-    return table
+@dataclass(frozen=True)
+class _Page:
+    """A metrics page and what paging needs to know of it, worked out where the page is parsed (a
+    worker thread, for the usual page) so that the event loop, which serves every request, only
+    compares numbers. Starts and ends are epoch microseconds."""
+
+    rows: int
+    fresh: pa.Table  # the page minus the events already yielded
+    oldest: int | None
+    newest_end: int | None
+    oldest_first: bool
+    # the request after this page: `starting_after` one second before the page's newest second
+    # (floors: starts are after the epoch), and the keys of the page's events from then on (its tail
+    # when it is oldest first; empty otherwise, as paging then stops)
+    next_after: int
+    tail_keys: list[tuple[Any, ...]]
 
 
-def _check_window(class_id: str, page: pa.Table, oldest: int, after: int | None, ending_before: int | None) -> None:
+async def _metrics_page(class_id: str, yielded: set[tuple[Any, ...]], body: bytes, where: str) -> _Page:
+    """A metrics page, parsed and measured by Arrow on a worker thread (off the GIL, so HTTP goes on
+    meanwhile), or, for a page that is not exactly the documented shape, decoded and typed record
+    by record so that the odd value is coerced or named."""
+    page = await asyncio.to_thread(_fast_page, class_id, yielded, body)
+    if page is None:
+        page = _measured(to_table("metrics", expect_list(decode_json(body, where), "/reporting/metrics"), {"class_id": class_id}), yielded)
+    return page
+
+
+def _fast_page(class_id: str, yielded: set[tuple[Any, ...]], body: bytes) -> _Page | None:
+    table = table_from_json("metrics", body, {"class_id": class_id})
+    return None if table is None else _measured(table, yielded)
+
+
+def _measured(table: pa.Table, yielded: set[tuple[Any, ...]]) -> _Page:
+    starts = table.column("event_start").cast(pa.int64()).combine_chunks()  # UTC_TS: epoch microseconds
+    if not len(starts):
+        return _Page(rows=0, fresh=table, oldest=None, newest_end=None, oldest_first=True, next_after=0, tail_keys=[])
+    oldest, newest = (value.as_py() for value in pc.min_max(starts).values())
+    oldest_first = len(starts) < 2 or not pc.any(pc.less(starts[1:], starts[:-1])).as_py()
+    next_after = newest // 1_000_000 - 1
+    # only events up to the newest start already yielded can be repeats: a second or two of the page
+    fresh = _without_keys(table, pc.less_equal(starts, max(key[2] for key in yielded)), yielded) if yielded else table
+    # oldest first, the events from `next_after` on are the page's tail
+    tail = pc.sum(pc.greater_equal(starts, next_after * 1_000_000)).as_py() if oldest_first else 0
+    return _Page(
+        rows=table.num_rows,
+        fresh=fresh,
+        oldest=oldest,
+        newest_end=pc.max(table.column("event_end").cast(pa.int64())).as_py(),
+        oldest_first=oldest_first,
+        next_after=next_after,
+        tail_keys=list(_keys(table.slice(table.num_rows - tail))) if tail else [],
+    )
+
+
+def _check_window(class_id: str, page: _Page, after: int | None, ending_before: int | None) -> None:
     """Refuse a page with events outside the window asked for (e.g. a server ignoring starting_after,
-    which would otherwise be asked for the same page forever); `oldest` is its oldest start (epoch µs)."""
-    if after is not None and oldest <= after * 1_000_000:
+    which would otherwise be asked for the same page forever)."""
+    if after is not None and page.oldest is not None and page.oldest <= after * 1_000_000:
         raise UnexpectedPagingError(
             f"class {class_id}: GET {API_PREFIX}/reporting/metrics?starting_after={after} answered events that start "
             f"at or before {_iso_second(after)}: the server ignores or misreads starting_after, so its events cannot "
             "be paged exactly; nothing was loaded, report this to Class support"
         )
-    ends = page.column("event_end").cast(pa.int64())
-    if ending_before is not None and (pc.max(ends).as_py() or 0) >= ending_before * 1_000_000:
+    if ending_before is not None and (page.newest_end or 0) >= ending_before * 1_000_000:
         raise UnexpectedPagingError(
             f"class {class_id}: GET {API_PREFIX}/reporting/metrics?ending_before={ending_before} answered events that "
             f"end at or after {_iso_second(ending_before)}: the server ignores ending_before; nothing was loaded"
         )
 
 
-def _check_oldest_first(class_id: str, starts: pa.Array) -> None:
+def _check_oldest_first(class_id: str, page: _Page) -> None:
     """The next request starts after this page's newest second, which is exact only if the page holds
     the oldest events after the cursor: it must come oldest first."""
-    if len(starts) > 1 and pc.any(pc.less(starts[1:], starts[:-1])).as_py():
+    if not page.oldest_first:
         raise UnexpectedPagingError(
             f"class {class_id}: the metrics endpoint answered a page whose events are not ordered oldest first, so "
             "paging by starting_after could skip events; nothing was loaded, report this to Class support"

@@ -8,10 +8,11 @@ Fields the API adds in the future are kept as extra columns rather than dropped.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -201,7 +202,7 @@ def _fast_table(table: str, schema: pa.Schema, records: Sequence[Mapping[str, An
     return _from_raw(table, schema, raw, constants)
 
 
-def _as_sent(table: str, schema: pa.Schema, constants: Mapping[str, Any]) -> pa.Schema:
+def _as_sent(table: str, schema: pa.Schema, constants: Collection[str]) -> pa.Schema:
     """`schema` as the API sends it: timestamps as ISO strings or unix seconds, constants absent."""
     unix_columns = UNIX_SECONDS_COLUMNS.get(table, set())
     return pa.schema(
@@ -218,11 +219,12 @@ def _from_raw(table: str, schema: pa.Schema, raw: pa.Table, constants: Mapping[s
     columns = []
     for field in schema:
         if field.name in constants:
-            columns.append(pa.array([constants[field.name]] * raw.num_rows, type=field.type))
+            columns.append(pa.repeat(pa.scalar(constants[field.name], field.type), raw.num_rows))
         elif field.name in unix_columns:
             columns.append(raw.column(field.name).cast(pa.timestamp("s", tz="UTC")).cast(field.type))
         else:
-            columns.append(raw.column(field.name).cast(field.type))
+            column = raw.column(field.name)
+            columns.append(column if column.type == field.type else column.cast(field.type))
     return pa.Table.from_arrays(columns, schema=schema)
 
 
@@ -238,12 +240,11 @@ def table_from_json(table: str, body: bytes, constants: Mapping[str, Any] | None
         return None  # Arrow would keep the bytes as they are; the slow path repairs them as every path does
     schema = TABLE_SCHEMAS[table]
     constants = constants or {}
-    wrapped = pa.schema([pa.field("records", pa.list_(pa.struct(list(_as_sent(table, schema, constants)))))])
     try:
         parsed = pa_json.read_json(
             io.BytesIO(b'{"records":' + body + b"}"),  # one JSON object: the reader wants objects, not arrays
             read_options=pa_json.ReadOptions(use_threads=False, block_size=len(body) + 64),
-            parse_options=pa_json.ParseOptions(explicit_schema=wrapped, newlines_in_values=True, unexpected_field_behavior="error"),
+            parse_options=_wrapped_records(table, frozenset(constants)),
         )
         records = pc.list_flatten(parsed.column("records")).combine_chunks()
         result = _from_raw(table, schema, pa.Table.from_struct_array(records), constants)
@@ -253,6 +254,15 @@ def table_from_json(table: str, body: bytes, constants: Mapping[str, Any] | None
     if any(not field.nullable and result.column(field.name).null_count for field in schema):
         return None  # to_table names the record without its key
     return result
+
+
+@functools.cache
+def _wrapped_records(table: str, constants: frozenset[str]) -> pa_json.ParseOptions:
+    """How Arrow reads `{"records": <a page of table's records>}`: exactly the documented fields as
+    the API sends them (built once per table, not per page)."""
+    sent = _as_sent(table, TABLE_SCHEMAS[table], constants)
+    wrapped = pa.schema([pa.field("records", pa.list_(pa.struct(list(sent))))])
+    return pa_json.ParseOptions(explicit_schema=wrapped, newlines_in_values=True, unexpected_field_behavior="error")
 
 
 def _fill_missing(table: str, result: pa.Table) -> pa.Table:
@@ -277,7 +287,7 @@ def _careful_table(table: str, schema: pa.Schema, records: Sequence[Mapping[str,
     columns: list[pa.Array] = []
     for field in schema:
         if field.name in constants:
-            columns.append(pa.array([constants[field.name]] * len(records), type=field.type))
+            columns.append(pa.repeat(pa.scalar(constants[field.name], field.type), len(records)))
             continue
         values = [record.get(field.name) for record in records]
         columns.append(_column(table, field, values, field.name in unix_columns))

@@ -99,3 +99,24 @@ def test_closing_the_stream_early_cancels_outstanding_work(loop_thread):
     stream.close()
     loop_thread.run(asyncio.sleep(0.05))
     assert cancelled, "outstanding producers must be cancelled when the consumer stops"
+
+
+def test_items_queued_while_the_consumer_is_busy_all_arrive_in_order_before_a_failure(loop_thread):
+    """The consumer takes what piled up in the queue in one go: each item once, in order, and a
+    failure queued behind them is raised only after they were yielded."""
+
+    def producer():
+        async def items():
+            for n in range(30):
+                yield n
+            raise ValueError("broke after 30 items")
+
+        return items
+
+    got = []
+    with pytest.raises(ValueError, match="broke after 30 items"):
+        for item in loop_thread.stream([producer()], window=20):
+            if not got:
+                loop_thread.run(asyncio.sleep(0.1))  # the producer runs ahead and fills the queue meanwhile
+            got.append(item)
+    assert got == list(range(30))

@@ -155,16 +155,27 @@ class ClassActivity:
         last = bisect_right(starts, bound, lo=first)
         if last <= first:
             return []
-        ends = self.ends[first:last]  # a copy: the view below must not pin the class's array
-        ended = pc.less_equal(pa.Array.from_buffers(pa.int64(), len(ends), [None, pa.py_buffer(ends)]), bound)
-        positions = pc.indices_nonzero(ended)
+        if limit is not None and not newest_first:
+            # the first `limit` ended events are among the first events from `first` on: look at just over
+            # `limit` of them, twice as many while too few of those have ended (a page, not the class's rest)
+            span = limit + 64
+            while True:
+                stop = min(last, first + span)
+                positions = self._ended(first, stop, bound)
+                if len(positions) >= limit or stop == last:
+                    return pc.add(positions[:limit], first).to_pylist()
+                span *= 2
+        positions = self._ended(first, last, bound)
         if newest_first:
             if limit is not None:
                 positions = positions[max(len(positions) - limit, 0) :]
             return pc.add(positions, first).to_pylist()[::-1]
-        if limit is not None:
-            positions = positions[:limit]
         return pc.add(positions, first).to_pylist()
+
+    def _ended(self, first: int, stop: int, bound: int) -> pa.Array:
+        """Positions (from `first`) of the events in [first, stop) that end at or before `bound` (ms)."""
+        ends = self.ends[first:stop]  # a copy: the view below must not pin the class's array
+        return pc.indices_nonzero(pc.less_equal(pa.Array.from_buffers(pa.int64(), len(ends), [None, pa.py_buffer(ends)]), bound))
 
     def count_visible(self, now: int) -> int:
         return sum(map((now * 1000).__ge__, self.ends))

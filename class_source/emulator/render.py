@@ -53,7 +53,7 @@ def events_json(activity: ClassActivity, indices: Sequence[int], person_prefix: 
         "",  # the separator between the parts of one event
     )
     joined = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(rows)], pa.int32()), rows), ",")
-    return b"[" + joined[0].as_buffer().to_pybytes() + b"]"
+    return b"".join((b"[", joined[0].as_buffer(), b"]"))  # one copy of the page, not two
 
 
 def _columns(activity: ClassActivity) -> tuple[array, array, array, array]:
@@ -62,9 +62,10 @@ def _columns(activity: ClassActivity) -> tuple[array, array, array, array]:
 
 def _iso_ms(unix_ms: pa.Array) -> pa.Array:
     """`2022-06-15T17:43:40.196` (UTC, the caller appends the Z): Arrow's cast of a zoneless
-    timestamp writes `2022-06-15 17:43:40.196`, 40x faster than strftime or a zoned cast."""
+    timestamp writes `2022-06-15 17:43:40.196`, 40x faster than strftime or a zoned cast. The
+    space is the 11th byte (four-digit years); replacing that slice takes half the time of a search."""
     text = unix_ms.view(pa.timestamp("ms")).cast(pa.string())
-    return pc.replace_substring(text, " ", "T", max_replacements=1)
+    return pc.binary_replace_slice(text, start=10, stop=11, replacement="T")
 
 
 def _durations(activity: ClassActivity, indices: Sequence[int], starts: pa.Array, ends: pa.Array) -> pa.Array:

@@ -88,6 +88,9 @@ class School:
         self._user_by_email = {u.email.lower(): u.id for u in self.users.values() if u.email is not None}
         self._user_by_ext = {u.ext_user_id: u.id for u in self.users.values() if u.ext_user_id is not None}
         self._cache = ActivityCache(shape.cache_classes)
+        # a metrics event's JSON up to its start, by the person's (student_id, email, ext_person_id):
+        # keyed by the values, so a person whose email changes gets a new entry, never a stale one
+        self._event_prefixes: dict[tuple[Any, Any, Any], str] = {}
         self.invite_base = f"https://{shape.org}.class.com/class.html?class_uuid="
 
     def _index_class(self, cls: ClassRecord) -> None:
@@ -501,12 +504,15 @@ class School:
         readings = self.readings
         indices = self._page_indices(activity, now, starting_after, ending_before, limit, readings)
         p = self.people
+        prefixes = self._event_prefixes
 
         def person_prefix(person: int) -> str:
-            return (
-                f'{{"student_id":{_dumps(p.student_id[person])},"email":{_dumps(p.email[person])},'
-                f'"ext_person_id":{_dumps(p.ext_person_id[person])},"event_start":"'
-            )
+            identity = (p.student_id[person], p.email[person], p.ext_person_id[person])
+            prefix = prefixes.get(identity)
+            if prefix is None:
+                student_id, email, ext_person_id = (_dumps(value) for value in identity)
+                prefix = prefixes[identity] = f'{{"student_id":{student_id},"email":{email},"ext_person_id":{ext_person_id},"event_start":"'
+            return prefix
 
         return events_json(activity, indices, person_prefix, ascending=readings.metrics_order == "ascending")
 

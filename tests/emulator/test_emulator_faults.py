@@ -217,3 +217,23 @@ def test_fault_config_validation() -> None:
         Emulator(classes=1, faults=FaultConfig(rate=1.5))
     with pytest.raises(ValueError, match="unknown fault kinds"):
         Emulator(classes=1, faults=FaultConfig(rate=0.5, kinds={"418": 1}))
+
+
+def test_in_process_requests_search_no_module_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """httpx's ASGITransport tries `import sniffio` on every request; without sniffio installed each
+    attempt searched sys.path again (a tenth of the event loop's time in benchmarks/cpu.py)."""
+    import importlib.machinery
+
+    api = Api(Emulator(seed=3, classes=2))
+    api.get("/classes")  # the first request may import what httpx and the app need
+    searched: list[str] = []
+    find_spec = importlib.machinery.PathFinder.find_spec
+
+    def recording(name: str, *args: Any, **kwargs: Any) -> Any:
+        searched.append(name)
+        return find_spec(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib.machinery.PathFinder, "find_spec", recording)
+    for _ in range(3):
+        assert api.get("/classes").status_code == 200
+    assert searched == []

@@ -52,3 +52,22 @@ def test_the_injected_duration_is_rendered(school):
     page = json.loads(school.metrics_page_json(school.classes[class_id], starting_after=school.clock.now - 2 * 86400 - 1,
                                                ending_before=None, limit=1000))
     assert [e["event_duration"] for e in page if e["event_type"] == "FEEDBACK" and e["event_value"] == "coffee"][:1] == [12345]
+
+
+def test_a_rendered_page_shows_a_persons_new_email_after_an_update():
+    """Pages reuse each person's rendered fields between pages: an edit must show on the next page."""
+    emu = Emulator(seed=11, classes=2, event_scale=1.5)
+    school = emu.school
+    cls = school.classes[school.class_ids()[0]]
+    page = lambda: json.loads(school.metrics_page_json(cls, starting_after=None, ending_before=None, limit=1000))  # noqa: E731
+    student = page()[0]["student_id"]
+    enrollment = next(e for e in school.enrollments(cls) if e["student_id"] == student)
+    school.update_enrollment(
+        cls, identified_by="student_id", identifier=student, first_name=enrollment["first_name"], last_name=enrollment["last_name"],
+        role=enrollment["role"], display_name=None, email="renamed.person@example.org", ext_person_id=None,
+    )
+    emails = {event["email"] for event in page() if event["student_id"] == student}
+    assert emails == {"renamed.person@example.org"}
+    assert school.metrics_page_json(cls, starting_after=None, ending_before=None, limit=1000) == json.dumps(
+        school.metrics_page(cls, starting_after=None, ending_before=None, limit=1000), ensure_ascii=False, separators=(",", ":")
+    ).encode("utf-8")

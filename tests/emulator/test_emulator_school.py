@@ -310,3 +310,31 @@ def test_ground_truth_matches_the_api(api: Api, emu: Emulator) -> None:
     assert len(truth["attendance"]) == attendance
     assert len(truth["metrics"]) == len(metrics)
     assert all(metrics[(m["class_id"], m["student_id"], m["event_type"], m["event_start"])] == m for m in truth["metrics"])
+
+
+def test_visible_indices_match_a_plain_filter_when_many_events_have_not_ended() -> None:
+    """A page is the first `limit` ended events from the cursor on, found by looking at a window
+    just over `limit` events wide and widening it: checked against a plain filter of every event,
+    on activity where runs of events end after `now` (an open session's events)."""
+    import random
+    from array import array
+
+    from class_source.emulator.activity import ClassActivity
+
+    rng = random.Random(5)
+    starts = sorted(rng.randrange(0, 600_000) for _ in range(3_000))
+    # about half the events still open at now=500 s, in long runs so that a window can be all open
+    ends = array("q", (s + (rng.randrange(1, 400_000) if (s // 50_000) % 2 else rng.randrange(1, 5_000)) for s in starts))
+    activity = ClassActivity([], array("q", starts), ends, array("q", [0] * len(starts)), array("B", [0] * len(starts)), {})
+    now = 500
+    for starting_after in (None, 0, 37, 120, 260, 499, 600):
+        for ending_before in (None, 300, 450):
+            for limit in (1, 7, 100, 1000, None):
+                for instant in (False, True):
+                    bound = now * 1000 if ending_before is None else min(now * 1000, ending_before * 1000 - 1)
+                    after_ms = None if starting_after is None else starting_after * 1000 + (0 if instant else 999)
+                    expected = [i for i, (s, e) in enumerate(zip(starts, ends)) if (after_ms is None or s > after_ms) and e <= bound]
+                    got = activity.visible_indices(now, starting_after, ending_before, limit, after_instant=instant)
+                    assert got == expected[:limit], (starting_after, ending_before, limit, instant)
+                    newest = activity.visible_indices(now, starting_after, ending_before, limit, after_instant=instant, newest_first=True)
+                    assert newest == (expected if limit is None else expected[max(len(expected) - limit, 0) :])[::-1]
