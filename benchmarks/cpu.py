@@ -255,8 +255,9 @@ def drop_datasets(pipeline: Any) -> None:
 
 
 def run_one(events: int, destination: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    run_dir = workdir / f"{destination}_{events}"
-    run_dir.mkdir(parents=True, exist_ok=True)
+    # a directory of its own per run: a repeated count (`--events 5000000,5000000`) must not find the
+    # previous run's pipeline and load only what that one left
+    run_dir = Path(tempfile.mkdtemp(prefix=f"{destination}_{events}_", dir=workdir))
     result = run_dir / "result.json"
     log = run_dir / "run.log"
     command = [
