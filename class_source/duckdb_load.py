@@ -63,15 +63,16 @@ class CopyOnceJob(DuckDbCopyJob):
         with sql_client.begin_transaction():
             if sql_client.execute_sql(f"SELECT 1 FROM {ledger} WHERE copied_file = %s", entry):
                 return  # copied by a run that was killed before dlt recorded it
-            target = self._empty_final_table()
-            if target is None:
+            final_dataset = self._final_dataset_if_empty()
+            if final_dataset is None:
                 super().run()
-            else:  # dlt's own copy statement, into the final table
-                sql_client.execute_sql(f"INSERT INTO {target} BY NAME SELECT * FROM read_parquet('{self._file_path}', union_by_name=true)")
+            else:  # dlt's own copy, into the final table
+                with sql_client.with_alternative_dataset_name(final_dataset):
+                    super().run()
             sql_client.execute_sql(f"INSERT INTO {ledger} VALUES (%s)", entry)
 
-    def _empty_final_table(self) -> Optional[str]:
-        """The final table's qualified name when this staged copy may go straight into it: a
+    def _final_dataset_if_empty(self) -> Optional[str]:
+        """The final dataset when this staged copy may go straight into its table: a
         `UNIQUE_PER_LOAD` table, a parquet file, and no row in the final table yet (seen in this
         copy's transaction)."""
         sql_client = self._job_client.sql_client
@@ -82,9 +83,8 @@ class CopyOnceJob(DuckDbCopyJob):
         ):
             return None
         final_dataset = cast("CopyOnceDuckDbClient", self._job_client).final_dataset_name
-        path = sql_client.make_qualified_table_name_path(self.load_table_name, dataset_name=final_dataset)
-        final = ".".join(path)
-        return None if sql_client.execute_sql(f"SELECT 1 FROM {final} LIMIT 1") else final
+        final = ".".join(sql_client.make_qualified_table_name_path(self.load_table_name, dataset_name=final_dataset))
+        return None if sql_client.execute_sql(f"SELECT 1 FROM {final} LIMIT 1") else final_dataset
 
 
 class CopyOnceDuckDbClient(DuckDbClient):
