@@ -324,11 +324,15 @@ def targets(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
         runs = [r for r in results if r["destination"] == destination]
         if not runs:
             continue
-        at = min(runs, key=lambda r: abs(r["events_target"] - TARGET_AT_EVENTS))
-        rate = at["loaded"] / at["wall_s"]
+        nearest = min(abs(r["events_target"] - TARGET_AT_EVENTS) for r in runs)
+        repeats = [r for r in runs if abs(r["events_target"] - TARGET_AT_EVENTS) == nearest]
+        rates = sorted(r["loaded"] / r["wall_s"] for r in repeats)
+        rate = rates[len(rates) // 2]  # the median of repeated runs (the upper one of an even count)
+        at = repeats[0]
         where = "" if at["events_target"] == TARGET_AT_EVENTS else f" (target defined at {TARGET_AT_EVENTS:,})"
+        runs_said = "" if len(rates) == 1 else f", median of {len(rates)} runs ({', '.join(f'{r:,.0f}' for r in rates)})"
         out.append({"target": f">= {wanted:,} metric events/s into {destination} (exact path, emulator included)",
-                    "value": f"{rate:,.0f} events/s at {at['loaded']:,} events{where}", "met": rate >= wanted})
+                    "value": f"{rate:,.0f} events/s at {at['loaded']:,} events{where}{runs_said}", "met": rate >= wanted})
     duck = sorted((r for r in results if r["destination"] == "duckdb"), key=lambda r: r["loaded"])
     for r in duck:
         if r["events_target"] < TARGET_AT_EVENTS:
@@ -340,7 +344,7 @@ def targets(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "value": f"{r['peak_rss_bytes'] / 2**20:,.0f} MiB whole process ({emulator}); "
                     f"{share / 2**20:,.0f} MiB over the {r['baseline_rss_bytes'] / 2**20:,.0f} MiB before the run",
                     "met": r["peak_rss_bytes"] <= TARGET_PEAK_RSS})
-    if len(duck) > 1:
+    if len(duck) > 1 and duck[0]["loaded"] < duck[-1]["loaded"]:
         small, big = duck[0], duck[-1]
         share = lambda r: r["peak_rss_bytes"] - r["baseline_rss_bytes"]  # noqa: E731
         growth = share(big) / max(share(small), 1)
