@@ -16,7 +16,7 @@ table merges as dlt does.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from typing import Any, Optional
 
 from .dlt_compat import FollowupJobRequest, LoadJobInfo, ParsedLoadJobFileName, PreparedTableSchema, SqlMergeFollowupJob
@@ -48,23 +48,32 @@ class MergeJob(SqlMergeFollowupJob):
         return super()._gen_key_table_clauses(primary_keys, merge_keys)
 
 
-def merge_followup_jobs(
-    table_chain: Sequence[PreparedTableSchema],
-    completed_jobs: Optional[Sequence[LoadJobInfo]],
-    ledgered_formats: Collection[str],
-    sql_client: Any,
-    merge_job: type[MergeJob] = MergeJob,
-) -> list[FollowupJobRequest]:
-    """The merge of `table_chain` (a job client's `_create_merge_followup_jobs`), without the staging
-    dedupe when its staged rows are unique: a `UNIQUE_PER_LOAD` table with no nested tables, every
-    file of which was copied by a ledgered job (a file format in `ledgered_formats`)."""
-    root = table_chain[0]
-    files = [job for job in completed_jobs or () if job.job_file_info.table_name == root["name"]]
-    if (
-        root["name"] in UNIQUE_PER_LOAD
-        and len(table_chain) == 1
-        and files
-        and all(job.job_file_info.file_format in ledgered_formats for job in files)
-    ):
-        table_chain = [{**root, "x-stage-data-deduplicated": True}]  # type: ignore[typeddict-unknown-key]
-    return [merge_job.from_table_chain(table_chain, sql_client)]
+class LedgeredMerges:
+    """Mixin for a job client (before dlt's class in the bases) whose copy jobs of `COPIED_FORMATS`
+    are ledgered: its merges skip the staging dedupe when the staged rows are unique, i.e. a
+    `UNIQUE_PER_LOAD` table with no nested tables, every file of which went through a ledgered copy
+    (read from the completed jobs dlt hands the follow-up; dlt makes a client for each chain's
+    follow-up jobs, so the chain's jobs are kept on it in between)."""
+
+    COPIED_FORMATS: frozenset[str]
+    MERGE_JOB: type[MergeJob] = MergeJob
+    _completed_chain_jobs: Optional[Sequence[LoadJobInfo]] = None
+    sql_client: Any
+
+    def create_table_chain_completed_followup_jobs(
+        self, table_chain: Sequence[PreparedTableSchema], completed_table_chain_jobs: Optional[Sequence[LoadJobInfo]] = None
+    ) -> list[FollowupJobRequest]:
+        self._completed_chain_jobs = completed_table_chain_jobs
+        return super().create_table_chain_completed_followup_jobs(table_chain, completed_table_chain_jobs)  # type: ignore[misc]
+
+    def _create_merge_followup_jobs(self, table_chain: Sequence[PreparedTableSchema]) -> list[FollowupJobRequest]:
+        root = table_chain[0]
+        files = [job for job in self._completed_chain_jobs or () if job.job_file_info.table_name == root["name"]]
+        if (
+            root["name"] in UNIQUE_PER_LOAD
+            and len(table_chain) == 1
+            and files
+            and all(job.job_file_info.file_format in self.COPIED_FORMATS for job in files)
+        ):
+            table_chain = [{**root, "x-stage-data-deduplicated": True}]  # type: ignore[typeddict-unknown-key]
+        return [self.MERGE_JOB.from_table_chain(table_chain, self.sql_client)]

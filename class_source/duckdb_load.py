@@ -18,24 +18,20 @@ copy that starts once rows have landed (a rerun, a slower job) goes through stag
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any, Optional, cast
 
 import dlt
 
-from .copy_once import LEDGER_TABLE, UNIQUE_PER_LOAD, ledger_entry, merge_followup_jobs
+from .copy_once import LEDGER_TABLE, UNIQUE_PER_LOAD, LedgeredMerges, ledger_entry
 from .dlt_compat import (
     DuckDbClient,
     DuckDbCopyJob,
-    FollowupJobRequest,
     LoadJob,
-    LoadJobInfo,
     PreparedTableSchema,
     duckdb_global_settings,
 )
 
-# the load file formats dlt's DuckDB copy job reads (insert_values and sql files have jobs of their own)
-COPIED_FORMATS = frozenset({"parquet", "jsonl", "csv"})
 LOAD_MEMORY_LIMIT = "512MB"
 _active_load_memory_limit: Optional[str] = None
 
@@ -87,7 +83,10 @@ class CopyOnceJob(DuckDbCopyJob):
         return None if sql_client.execute_sql(f"SELECT 1 FROM {final} LIMIT 1") else final_dataset
 
 
-class CopyOnceDuckDbClient(DuckDbClient):
+class CopyOnceDuckDbClient(LedgeredMerges, DuckDbClient):
+    # the load file formats dlt's DuckDB copy job reads (insert_values and sql files have jobs of their own)
+    COPIED_FORMATS = frozenset({"parquet", "jsonl", "csv"})
+
     def __init__(self, schema: Any, config: Any, capabilities: Any) -> None:
         credentials = config.credentials
         # no order to keep: a warehouse table has none, and keeping it makes DuckDB buffer a large
@@ -97,7 +96,6 @@ class CopyOnceDuckDbClient(DuckDbClient):
         self.final_dataset_name = self.sql_client.dataset_name  # the client starts outside the staging dataset
         if _active_load_memory_limit is not None and "memory_limit" not in credentials.global_config:
             duckdb_global_settings(self.sql_client)["memory_limit"] = _active_load_memory_limit
-        self._completed_chain_jobs: Optional[Sequence[LoadJobInfo]] = None
 
     def initialize_storage(self, truncate_tables: Any = None) -> None:
         super().initialize_storage(truncate_tables)
@@ -111,16 +109,6 @@ class CopyOnceDuckDbClient(DuckDbClient):
         if type(job) is DuckDbCopyJob:
             job = CopyOnceJob(file_path)
         return job
-
-    def create_table_chain_completed_followup_jobs(
-        self, table_chain: Sequence[PreparedTableSchema], completed_table_chain_jobs: Optional[Sequence[LoadJobInfo]] = None
-    ) -> list[FollowupJobRequest]:
-        # a client is made for each chain's follow-up jobs: the merge below reads the chain's files
-        self._completed_chain_jobs = completed_table_chain_jobs
-        return super().create_table_chain_completed_followup_jobs(table_chain, completed_table_chain_jobs)
-
-    def _create_merge_followup_jobs(self, table_chain: Sequence[PreparedTableSchema]) -> list[FollowupJobRequest]:
-        return merge_followup_jobs(table_chain, self._completed_chain_jobs, COPIED_FORMATS, self.sql_client)
 
 
 class copy_once_duckdb(dlt.destinations.duckdb):  # noqa: N801 - dlt names destination factories in lower case

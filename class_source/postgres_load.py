@@ -25,22 +25,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
-from typing import Any, Optional
+from typing import Any
 
 import dlt
 
-from .copy_once import LEDGER_TABLE, MergeJob, ledger_entry, merge_followup_jobs
+from .copy_once import LEDGER_TABLE, LedgeredMerges, MergeJob, ledger_entry
 from .dlt_compat import (
-    FollowupJobRequest,
     LoadJob,
-    LoadJobInfo,
     PostgresClient,
     PostgresParquetCopyJob,
     PreparedTableSchema,
 )
 
-# csv files (no ADBC driver) go through dlt's own COPY job, and their merges keep dlt's dedupe
-COPIED_FORMATS = frozenset({"parquet"})
 # parquet copies at once: dlt starts a job per file (up to 20), and each ADBC copy holds its own
 # buffers (5 M events in 13 files, all at once: the load step peaked at 889 MiB); two keep both of a
 # 2-core server's cores busy
@@ -129,10 +125,10 @@ class AdoptingMergeJob(MergeJob):
         return [f"SELECT {adopt}({literal(target)}::regclass, {literal(staged)}::regclass)", *merge]
 
 
-class CopyOncePostgresClient(PostgresClient):
-    def __init__(self, schema: Any, config: Any, capabilities: Any) -> None:
-        super().__init__(schema, config, capabilities)
-        self._completed_chain_jobs: Optional[Sequence[LoadJobInfo]] = None
+class CopyOncePostgresClient(LedgeredMerges, PostgresClient):
+    # csv files (no ADBC driver) go through dlt's own COPY job, and their merges keep dlt's dedupe
+    COPIED_FORMATS = frozenset({"parquet"})
+    MERGE_JOB = AdoptingMergeJob
 
     def initialize_storage(self, truncate_tables: Any = None) -> None:
         super().initialize_storage(truncate_tables)
@@ -147,16 +143,6 @@ class CopyOncePostgresClient(PostgresClient):
         if type(job) is PostgresParquetCopyJob:
             job = CopyOnceParquetJob(file_path)
         return job
-
-    def create_table_chain_completed_followup_jobs(
-        self, table_chain: Sequence[PreparedTableSchema], completed_table_chain_jobs: Optional[Sequence[LoadJobInfo]] = None
-    ) -> list[FollowupJobRequest]:
-        # a client is made for each chain's follow-up jobs: the merge below reads the chain's files
-        self._completed_chain_jobs = completed_table_chain_jobs
-        return super().create_table_chain_completed_followup_jobs(table_chain, completed_table_chain_jobs)
-
-    def _create_merge_followup_jobs(self, table_chain: Sequence[PreparedTableSchema]) -> list[FollowupJobRequest]:
-        return merge_followup_jobs(table_chain, self._completed_chain_jobs, COPIED_FORMATS, self.sql_client, AdoptingMergeJob)
 
 
 class copy_once_postgres(dlt.destinations.postgres):  # noqa: N801 - dlt names destination factories in lower case

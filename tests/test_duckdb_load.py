@@ -2,7 +2,8 @@
 
 A first load copies each metrics file straight into the empty table; once it holds rows, files go
 through the staging dataset and the merge, which replaces the re-read lookback. Either way the
-table holds exactly the ground truth's events.
+table holds exactly the ground truth's events, and the merge skips dlt's staging dedupe (every
+file was copied through the ledger, copy_once.py).
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ def _counts(database: Path) -> tuple[int, int]:
         )
 
 
+def _metrics_merges(pipelines_dir: Path) -> list[str]:
+    """The SQL of every metrics merge dlt ran (its completed follow-up jobs, kept with each package)."""
+    return [path.read_text() for path in sorted(pipelines_dir.glob("*/load/loaded/*/completed_jobs/metrics.*.sql"))]
+
+
 def test_a_first_load_copies_metrics_straight_into_the_table_and_later_loads_merge_through_staging(tmp_path):
     emulator = Emulator(seed=42, classes=3)
     database = tmp_path / "warehouse.duckdb"
@@ -56,3 +62,5 @@ def test_a_first_load_copies_metrics_straight_into_the_table_and_later_loads_mer
     stored, staged = _counts(database)
     assert staged > 0  # the second load merged through staging
     assert_matches_truth(database, emulator.school.ground_truth(), tables=["metrics"])
+    merges = _metrics_merges(tmp_path / "pipelines")
+    assert len(merges) == 2 and all("ROW_NUMBER" not in merge.upper() for merge in merges), merges  # no staging dedupe
