@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import math
 import os
@@ -142,13 +141,8 @@ def one_main(argv: list[str]) -> int:
         from class_source.destinations import adapt_source  # type: ignore[no-redef]
     from class_source.emulator import Emulator
 
-    try:
-        from class_source.duckdb_load import load_memory_limit
-    except ImportError:  # a connector from before the load's memory limit
-        load_memory_limit = contextlib.nullcontext  # type: ignore[assignment]
-
     sys.path.insert(0, str(HERE))
-    from run import RssSampler, _cpu_seconds, duckdb_destination, phases, warm_up
+    from run import RssSampler, _cpu_seconds, duckdb_destination, extract_and_load, phases, warm_up
 
     warm_up(Path(args.workdir))
     if args.destination == "postgres":
@@ -193,13 +187,12 @@ def one_main(argv: list[str]) -> int:
         with RssSampler() as rss:
             cpu_before = _cpu_seconds()
             started = time.perf_counter()
-            with load_memory_limit():  # as class-elt run loads (runner.load)
-                pipeline.run(source, **run_kwargs)
+            traces, counts, packages = extract_and_load(pipeline, source, run_kwargs)  # as class-elt run loads
             wall = time.perf_counter() - started
             cpu_s = _cpu_seconds() - cpu_before
         peak_kib = _status_kib("VmHWM") if exact_peak else max(s for _, s in rss.samples) // 1024
-        steps = phases(pipeline.last_trace, rss)
-        loaded = pipeline.last_trace.last_normalize_info.row_counts.get("metrics", 0)
+        steps = phases(traces, rss)
+        loaded = counts.get("metrics", 0)
         with pipeline.sql_client() as client:
             in_table = client.execute_sql(f"select count(*) from {client.make_qualified_table_name('metrics')}")[0][0]
     finally:
@@ -227,6 +220,7 @@ def one_main(argv: list[str]) -> int:
         "peak_rss_bytes": peak_kib * 1024,
         "peak_is_run_only": exact_peak,
         "phases": steps,
+        "packages": packages,
         "duckdb_memory_limit": args.duckdb_memory_limit,
         "emulator_holds_whole_school": whole_school,
     }))

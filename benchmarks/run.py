@@ -305,27 +305,25 @@ def load_main(argv: list[str]) -> int:
             from class_source.destinations import adapt_source  # type: ignore[no-redef]
 
         source = adapt_source(source, pipeline.destination, run_kwargs)
-        try:
-            from class_source.duckdb_load import load_memory_limit
-        except ImportError:  # a connector from before the load's memory limit
-            load_memory_limit = contextlib.nullcontext  # type: ignore[assignment]
-    else:
-        load_memory_limit = contextlib.nullcontext  # type: ignore[assignment]
     cpu_before = _cpu_seconds()
-    with RssSampler() as rss, load_memory_limit():  # as class-elt run loads (runner.load)
+    with RssSampler() as rss:
         started = time.perf_counter()
-        pipeline.run(source, **run_kwargs)
+        if spec.kind == "ours":
+            traces, counts, packages = extract_and_load(pipeline, source, run_kwargs)
+        else:
+            pipeline.run(source, **run_kwargs)
+            traces, packages = [pipeline.last_trace], 1
+            counts = traces[0].last_normalize_info.row_counts if traces[0] and traces[0].last_normalize_info else {}
         wall = time.perf_counter() - started
     cpu = _cpu_seconds() - cpu_before
-    trace = pipeline.last_trace
-    counts = trace.last_normalize_info.row_counts if trace and trace.last_normalize_info else {}
     rows = {table: n for table, n in counts.items() if not table.startswith("_dlt")}
     Path(spec.result).write_text(json.dumps({
         "wall_s": wall,
         "rows": rows,
         "peak_rss_bytes": _own_peak_rss_bytes(),
         "cpu_s": cpu,
-        "phases": phases(trace, rss),
+        "phases": phases(traces, rss),
+        "packages": packages,
     }))
     return 0
 
@@ -383,14 +381,36 @@ class RssSampler:
         return max((rss for at, rss in self.samples if start <= at <= end), default=0)
 
 
-def phases(trace: Any, rss: RssSampler) -> dict[str, dict[str, float]]:
-    """Seconds and sampled peak RSS of dlt's extract, normalize and load steps of the last run."""
+def phases(traces: Any, rss: RssSampler) -> dict[str, dict[str, float]]:
+    """Seconds and sampled peak RSS of dlt's extract, normalize and load steps of one run (a trace, or
+    the traces of its load packages: each step's seconds added up over the packages)."""
     out: dict[str, dict[str, float]] = {}
-    for step in getattr(trace, "steps", []) or []:
-        if step.step in ("extract", "normalize", "load") and step.finished_at is not None:
-            start, end = step.started_at.timestamp(), step.finished_at.timestamp()
-            out[step.step] = {"seconds": end - start, "peak_rss_bytes": rss.peak(start, end)}
+    for trace in traces if isinstance(traces, list) else [traces]:
+        for step in getattr(trace, "steps", []) or []:
+            if step.step in ("extract", "normalize", "load") and step.finished_at is not None:
+                start, end = step.started_at.timestamp(), step.finished_at.timestamp()
+                seen = out.setdefault(step.step, {"seconds": 0.0, "peak_rss_bytes": 0})
+                seen["seconds"] += end - start
+                seen["peak_rss_bytes"] = max(seen["peak_rss_bytes"], rss.peak(start, end))
     return out
+
+
+def extract_and_load(pipeline: Any, source: Any, run_kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, int], int]:
+    """A load as `class-elt run` does it (runner.extract_and_load: the load's DuckDB memory limit, a
+    first load in several packages): its traces, rows normalized per table and load packages."""
+    try:
+        from class_source.runner import extract_and_load as run_like_class_elt
+    except ImportError:  # a connector from before runner.extract_and_load
+        try:
+            from class_source.duckdb_load import load_memory_limit
+        except ImportError:  # a connector from before the load's memory limit
+            load_memory_limit = contextlib.nullcontext  # type: ignore[assignment]
+        with load_memory_limit():
+            pipeline.run(source, **run_kwargs)
+        trace = pipeline.last_trace
+        return [trace], dict(trace.last_normalize_info.row_counts if trace and trace.last_normalize_info else {}), 1
+    loaded = run_like_class_elt(pipeline, source, run_kwargs=run_kwargs)
+    return loaded.traces, dict(loaded.row_counts), loaded.packages
 
 
 def run_loader(spec: LoadSpec, log: Path) -> dict[str, Any]:

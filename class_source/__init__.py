@@ -11,11 +11,12 @@ package as the events it covers.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import dlt
@@ -30,6 +31,7 @@ from .dlt_compat import TScd2StrategyDict
 from .errors import BadResponseError, ConfigError
 from .lock import dataset_guard
 from .paging import ServerPageSize, expect_list, list_pages, metrics_pages
+from .parts import continue_later, part_limit
 from .pii import PiiPolicy
 from .progress import Progress
 from .records import column_hints, keys_are_distinct, to_table
@@ -62,6 +64,9 @@ ROSTER_HISTORY: TScd2StrategyDict = {"disposition": "merge", "strategy": "scd2"}
 CLASSES_LOADED = "class_id IN (SELECT class_id FROM {staging_table})"
 REMOVED = "_class_elt_removed"  # attendance: true on a marker row that deletes its class's rows (never stored)
 ARROW_BATCH_ROWS = 50_000  # fewer, larger items: dlt's per-item cost stays negligible
+# metrics pages fetched ahead of the extract (~0.2 MB each): a first load's requests go on while a
+# package loads (parts.py), ~1 s at 16 requests in flight and 50 ms
+METRICS_BUFFER_PAGES = 600
 
 
 @dlt.source(name="class_api", section="class_api")
@@ -80,12 +85,15 @@ def class_source(
     recheck_days: float = 7.0,
     pii: str = "keep",
     pii_salt: Optional[TSecretStrValue] = None,
+    load_part_events: int = 1_000_000,
 ) -> Any:
     """All of an organization's Class data (every argument is configuration: see README)."""
     if lookback_hours < 0:
         raise ConfigError(f"lookback_hours must be >= 0, got {lookback_hours}")
     if recheck_days < 0:
         raise ConfigError(f"recheck_days must be >= 0 (0: ask every class every run), got {recheck_days}")
+    if load_part_events < 0:
+        raise ConfigError(f"load_part_events must be >= 0 (0: a first load's events in one load package), got {load_part_events}")
     if not 1 <= metrics_page_size <= 1000:
         raise ConfigError(f"metrics_page_size must be between 1 and 1000, got {metrics_page_size}")
     start_s, end_s = _unix_seconds("start_date", start_date), _unix_seconds("end_date", end_date)
@@ -112,7 +120,9 @@ def class_source(
         enrollments(session),
         schedules(session),
         attendance(session, recheck_days),
-        _metrics_for_window(metrics(session, int(lookback_hours * 3600), recheck_days, start_s, end_s, metrics_page_size), end_s),
+        _metrics_for_window(
+            metrics(session, int(lookback_hours * 3600), recheck_days, start_s, end_s, metrics_page_size, load_part_events), end_s
+        ),
     )
 
 
@@ -141,7 +151,7 @@ def _extracting(resource: Callable[..., Iterator[Any]]) -> Callable[..., Iterato
 
     @functools.wraps(resource)
     def extract(session: ApiSession, *args: Any) -> Iterator[Any]:
-        with session.using():
+        with session.extracting():
             yield from resource(session, *args)
 
     return extract
@@ -255,25 +265,76 @@ def attendance(session: ApiSession, recheck_days: float) -> Iterator[pa.Table]:
 @dlt.resource(name="metrics", primary_key=METRICS_KEY, merge_key=EVENT_INSTANT, write_disposition="merge", parallelized=True)
 @_extracting
 def metrics(
-    session: ApiSession, lookback_s: int, recheck_days: float, start_s: Optional[int], end_s: Optional[int], page_size: int
+    session: ApiSession,
+    lookback_s: int,
+    recheck_days: float,
+    start_s: Optional[int],
+    end_s: Optional[int],
+    page_size: int,
+    part_events: int,
 ) -> Iterator[pa.Table]:
     """Activity events of every class, incremental per class on `starting_after`, re-reading the lookback
     before each class's cursor so events that end late still land, and asking only the classes that
     may have met since their last read; merged on the event's natural key, first load included, so a
-    retried or repeated load never duplicates an event."""
+    retried or repeated load never duplicates an event. Within class-elt's runner, a first load goes
+    into several packages of about `part_events` events, each loaded while the next is fetched (parts.py)."""
     if not _runnable(session, "metrics"):
         return
     with dataset_guard(dlt.current.pipeline()):  # the cursors below must not be read by two runs at once
-        yield from _metrics(session, lookback_s, _activity_rule(session, recheck_days), start_s, end_s, page_size)
+        yield from _metrics(session, lookback_s, _activity_rule(session, recheck_days), start_s, end_s, page_size, part_events)
 
 
 def _metrics(
-    session: ApiSession, lookback_s: int, rule: ActivityRule, start_s: Optional[int], end_s: Optional[int], page_size: int
+    session: ApiSession,
+    lookback_s: int,
+    rule: ActivityRule,
+    start_s: Optional[int],
+    end_s: Optional[int],
+    page_size: int,
+    part_events: int,
 ) -> Iterator[pa.Table]:
+    read = session.metrics_read or _begin_metrics_read(session, lookback_s, rule, start_s, end_s, page_size)
+    limit = part_limit(part_events)  # None: every event in this package
+    batch = _Batcher("metrics")
+    rows = 0
+    shared = False  # whether other resources extracted in this package too
+    continues = False
+    try:
+        for class_id, page in read.pages:
+            if page is _SKIPPED:
+                session.progress.advance("metrics", not_asked=1)
+                continue
+            if page is None:  # the class is complete
+                read.completed.append(class_id)
+                session.progress.advance("metrics", classes=1)
+                continue
+            table = session.pii.apply("metrics", page)
+            read.saw(class_id, table)
+            session.progress.advance("metrics", rows=table.num_rows)
+            rows += table.num_rows
+            yield from batch.add(table)
+            shared = shared or session.resources_extracting > 1
+            # the rest goes into the next package (parts.py): once the other resources are done, so that
+            # their package loads while the metrics are fetched, then every `limit` events
+            if limit is not None and session.resources_extracting == 1 and (shared or rows >= limit):
+                yield from batch.flush()
+                continues = True
+                continue_later(read)
+                return
+        yield from batch.flush()
+        read.commit(dlt.current.resource_state())
+    finally:
+        if not continues:
+            read.close()
+
+
+def _begin_metrics_read(
+    session: ApiSession, lookback_s: int, rule: ActivityRule, start_s: Optional[int], end_s: Optional[int], page_size: int
+) -> MetricsRead:
     backfill = end_s is not None  # an explicit window: read it, leave the cursors alone
     state = dlt.current.resource_state()
-    cursors: dict[str, int] = state.setdefault("last_event_start_ms", {})
-    read_at: dict[str, int] = state.setdefault("read_at_s", {})
+    cursors: dict[str, int] = state.get("last_event_start_ms", {})
+    read_at: dict[str, int] = state.get("read_at_s", {})
     class_ids = session.directory().regular_ids
     starting_after = {
         class_id: _metrics_starting_after(None if backfill else cursors.get(class_id), lookback_s, start_s) for class_id in class_ids
@@ -297,29 +358,54 @@ def _metrics(
             yield page
         yield None  # the class is complete (progress counts finished classes)
 
-    batch = _Batcher("metrics")
-    for class_id, page in session.per_class(class_ids, fetch, weight=3):
-        if page is _SKIPPED:
-            session.progress.advance("metrics", not_asked=1)
-            continue
-        if page is None:
-            if not backfill:
-                read_at[class_id] = rule.now_s
-            session.progress.advance("metrics", classes=1)
-            continue
-        table = session.pii.apply("metrics", page)
-        if not backfill:
-            newest_us = pc.max(table["event_start"].cast(pa.int64())).as_py()  # UTC_TS: epoch microseconds
-            if newest_us is not None:
-                newest_ms = newest_us // 1000
+    hold = contextlib.ExitStack()
+    hold.enter_context(session.using())  # the API stays open between parts
+    pages = session.per_class(class_ids, fetch, weight=3, buffer=METRICS_BUFFER_PAGES)
+    read = MetricsRead(session, hold, pages, server, backfill, rule.now_s)
+    session.metrics_read = read
+    return read
+
+
+@dataclass
+class MetricsRead:
+    """One run's read of every class's events, in one package or several (parts.py), and what it has
+    learned: written to the resource's state when the read is complete, so that the cursors reach the
+    destination with the last of the events they cover."""
+
+    session: ApiSession
+    hold: contextlib.ExitStack
+    pages: Iterator[tuple[str, Any]]  # (class_id, page | None at the class's end | _SKIPPED)
+    server: ServerPageSize
+    backfill: bool
+    now_s: int
+    newest_ms: dict[str, int] = field(default_factory=dict)
+    completed: list[str] = field(default_factory=list)
+
+    def saw(self, class_id: str, page: pa.Table) -> None:
+        newest_us = pc.max(page["event_start"].cast(pa.int64())).as_py()  # UTC_TS: epoch microseconds
+        if newest_us is not None:
+            self.newest_ms[class_id] = max(self.newest_ms.get(class_id, 0), newest_us // 1000)
+
+    def commit(self, state: dict[str, Any]) -> None:
+        cursors: dict[str, int] = state.setdefault("last_event_start_ms", {})
+        read_at: dict[str, int] = state.setdefault("read_at_s", {})
+        if not self.backfill:
+            for class_id, newest_ms in self.newest_ms.items():
                 cursors[class_id] = max(cursors.get(class_id, newest_ms), newest_ms)
-        session.progress.advance("metrics", rows=table.num_rows)
-        yield from batch.add(table)
-    yield from batch.flush()
-    if server.fills_pages:
-        state["server_fills_pages_of"] = max(page_size, state.get("server_fills_pages_of", 0))
-    if server.confirmations:
-        logger.info("metrics: %d request(s) confirmed that a short page ended its class", server.confirmations)
+            read_at.update(dict.fromkeys(self.completed, self.now_s))
+        if self.server.fills_pages:
+            state["server_fills_pages_of"] = max(self.server.limit, state.get("server_fills_pages_of", 0))
+        if self.server.confirmations:
+            logger.info("metrics: %d request(s) confirmed that a short page ended its class", self.server.confirmations)
+
+    def close(self) -> None:
+        """End the requests (if any are left) and let the API close."""
+        if self.session.metrics_read is self:
+            self.session.metrics_read = None
+        close = getattr(self.pages, "close", None)
+        if close is not None:
+            close()
+        self.hold.close()
 
 
 # --- helpers -------------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """Async HTTP client for the Class API: auth, bounded concurrency, retries with backoff, error mapping.
 
 One `ClassApiClient` owns one `httpx.AsyncClient` (keep-alive connections, one per concurrency slot,
-on aiohttp's transport: see `transport.py`) and a semaphore, so every request of a run, whatever resource issues it, shares
-the same pool and the same bound on in-flight requests.
+on aiohttp's transport: see `transport.py`) and its request slots (`slots.py`), so every request of a run, whatever
+resource issues it, shares the same pool and the same bound on in-flight requests.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from .errors import (
     ScopeError,
 )
 from .redact import redact, redact_bytes, register
+from .slots import RequestSlots
 from .transport import DEFAULT_MAX_RESPONSE_BYTES, AiohttpTransport, BodyTooLargeError
 
 logger = logging.getLogger("class_elt.client")
@@ -173,7 +174,7 @@ class ClassApiClient:
         self._retry = retry
         self.retries: Counter[str] = retries if retries is not None else Counter()  # retried requests by reason
         self._timeout_s = timeout_s
-        self._semaphore = asyncio.Semaphore(max_concurrency)
+        self._slots = RequestSlots(max_concurrency)
         self._http = httpx.AsyncClient(
             base_url=self.base_url + API_PREFIX,
             # gzip and deflate only: the transport bounds what they decompress to
@@ -193,11 +194,13 @@ class ClassApiClient:
         path: str,
         params: Mapping[str, Any] | None = None,
         decode: Callable[[bytes, str], Awaitable[Any]] | None = None,
+        later: bool = False,
     ) -> Any:
         """GET `path` (relative to /api/v1) and return the decoded JSON body.
 
         `decode(body, where)` replaces the plain JSON decoding of a 200 body; like it, it raises
         `json.JSONDecodeError` for a body that is not JSON (retried: it may have been cut short).
+        `later`: the request waits for a slot until no other request does (slots.py).
         """
         where = _describe(path, params)
         attempt = 0
@@ -206,10 +209,10 @@ class ClassApiClient:
             retry_after: str | None = None
             unreachable = False
             try:
-                async with self._semaphore:
+                async with self._slots.held(later):
                     self.requests_sent += 1
                     response = await self._http.get(path, params=params)
-                    body = response.content  # read inside the semaphore: a truncated body fails here
+                    body = response.content  # read inside the slot: a truncated body fails here
             except BodyTooLargeError as exc:
                 raise ResponseTooLargeError(
                     f"{where} answered more than {_mebibytes(exc.limit)}, the most the connector reads from one "

@@ -44,13 +44,14 @@ class EventLoopThread:
         """Run a coroutine on the loop and wait for its result in the calling thread."""
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result()  # type: ignore[arg-type]
 
-    def stream(self, producers: Iterable[Callable[[], AsyncIterator[T]]], window: int) -> Iterator[T]:
-        """Yield the items of many async generators as they arrive, at most `window` running at once.
+    def stream(self, producers: Iterable[Callable[[], AsyncIterator[T]]], window: int, buffer: int = 0) -> Iterator[T]:
+        """Yield the items of many async generators as they arrive, at most `window` running at once,
+        and at most `buffer` items (default: twice the window) waiting to be taken.
 
         Items of one producer keep their order; producers interleave. The first failure stops all
         producers and is raised here. Closing the iterator early cancels the remaining work.
         """
-        queue: asyncio.Queue = asyncio.Queue(maxsize=max(2 * window, 2))
+        queue: asyncio.Queue = asyncio.Queue(maxsize=max(buffer or 2 * window, 2))
 
         async def run_one(make: Callable[[], AsyncIterator[T]]) -> None:
             async for item in make():

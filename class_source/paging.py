@@ -109,7 +109,7 @@ async def metrics_pages(
         if ending_before is not None:
             params["ending_before"] = ending_before
         # `yielded` is not changed until the page is back: the parsing thread may read it meanwhile
-        page = await client.get("/reporting/metrics", params, decode=functools.partial(_metrics_page, class_id, yielded))
+        page = await client.get("/reporting/metrics", params, decode=functools.partial(_metrics_page, class_id, yielded), later=True)
         if not page.rows:
             return
         _check_window(class_id, page, after, ending_before)

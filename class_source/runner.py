@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from . import RESOURCES, interrupts
 from .lock import dataset_lock, dataset_lock_path, run_lock
 from .recovery import recover_interrupted_run
 
-__all__ = ["build", "load"]
+__all__ = ["Loaded", "build", "extract_and_load", "load"]
 
 
 def load(
@@ -39,8 +41,6 @@ def load(
     table_format); `models` is where the models are built (lake.models_target: the pipeline
     itself, or a lake's DuckDB file). Then, if given, the marts are copied to the DuckDB file
     `publish` (publish.py) and the HTML report is written to `report` (report.py)."""
-    from .duckdb_load import load_memory_limit
-
     started = time.monotonic()
     where = dataset_lock_path(pipeline)[1]
     with run_lock(pipeline.working_dir, pipeline.pipeline_name), dataset_lock(pipeline):
@@ -53,16 +53,17 @@ def load(
             _migrate_metrics_key(pipeline, say)
         events_before = 0 if full_refresh else _stored_events(pipeline)
         try:
-            with load_memory_limit():
-                info = pipeline.run(source, refresh="drop_sources" if full_refresh else None, **(run_kwargs or {}))
+            loaded = extract_and_load(
+                pipeline, source, refresh="drop_sources" if full_refresh else None, run_kwargs=run_kwargs, metrics_empty=events_before == 0
+            )
         finally:
             if progress is not None:
                 progress.finish()
+        info = loaded.info
         load_seconds = time.monotonic() - started
-        normalized = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
-        row_counts = normalized.row_counts if normalized else {}
-        say(f"loaded {info.dataset_name} on {pipeline.destination.destination_name} in {load_seconds:.1f}s: {where}")
-        _say_table_counts(pipeline, row_counts, events_before, say)
+        packages = f" ({loaded.packages} load packages)" if loaded.packages > 1 else ""
+        say(f"loaded {info.dataset_name} on {pipeline.destination.destination_name} in {load_seconds:.1f}s{packages}: {where}")
+        _say_table_counts(pipeline, loaded.row_counts, events_before, say)
         for line in progress.activity_summary() if progress is not None else []:
             say(f"  {line}")
         retried = progress.retry_summary() if progress is not None else None
@@ -76,6 +77,53 @@ def load(
         if report is not None:
             _report(target, report, say)
     return info
+
+
+@dataclass
+class Loaded:
+    """What `extract_and_load` did: dlt's LoadInfo of its last package, and over all its packages the
+    rows normalized per table and dlt's traces (one per package)."""
+
+    info: Any
+    packages: int = 1
+    row_counts: Counter[str] = field(default_factory=Counter)
+    traces: list[Any] = field(default_factory=list)
+
+
+def extract_and_load(
+    pipeline: Any,
+    source: Any,
+    *,
+    refresh: Optional[str] = None,
+    run_kwargs: dict[str, Any] | None = None,
+    metrics_empty: Optional[bool] = None,
+) -> Loaded:
+    """Extract, normalize and load `source` (under the load's DuckDB memory limit): in one load
+    package, or, when no event is stored yet (`metrics_empty`, found out if not given) on a
+    destination that allows it, in several, each loaded while the next part of the metrics is
+    fetched (parts.py)."""
+    from .destinations import destination_short_type
+    from .duckdb_load import load_memory_limit
+    from .parts import PART_DESTINATIONS, load_in_parts
+
+    if metrics_empty is None:
+        metrics_empty = refresh is not None or _stored_events(pipeline) == 0
+    in_parts = metrics_empty and destination_short_type(pipeline.destination) in PART_DESTINATIONS
+    with load_memory_limit(), load_in_parts(in_parts) as parts:
+        loaded = Loaded(pipeline.run(source, refresh=refresh, **(run_kwargs or {})))
+        _add_package(loaded, pipeline)
+        while parts.continues():
+            loaded.info = pipeline.run(parts.next_part(source), **(run_kwargs or {}))
+            loaded.packages += 1
+            _add_package(loaded, pipeline)
+    return loaded
+
+
+def _add_package(loaded: Loaded, pipeline: Any) -> None:
+    trace = pipeline.last_trace
+    loaded.traces.append(trace)
+    normalized = trace.last_normalize_info if trace else None
+    loaded.row_counts.update(normalized.row_counts if normalized else {})
 
 
 def build(target: Any, say: Callable[[str], None] = print) -> list[Any]:
@@ -131,7 +179,7 @@ def _stored_events(pipeline: Any) -> int:
     return row_counts(pipeline, ["metrics"]).get("metrics", 0)
 
 
-def _say_table_counts(pipeline: Any, loaded: dict[str, int], events_before: int, say: Callable[[str], None]) -> None:
+def _say_table_counts(pipeline: Any, loaded: Counter[str], events_before: int, say: Callable[[str], None]) -> None:
     from .loaded_tables import row_counts
 
     say(f"  {'table':<20} {'loaded now':>12} {'rows in table':>14}")

@@ -97,7 +97,10 @@ class ApiSession:
         self._lock = threading.Lock()  # the scopes and the class listing, fetched once
         self._granted: dict[str, bool] | None = None
         self._directory: ClassDirectory | None = None
+        self._listing: asyncio.Future[ClassDirectory] | None = None  # the class listing, asked with the scope probes
         self._schedules: dict[str, asyncio.Future[Any]] = {}  # touched on the event loop only
+        self.metrics_read: Any = None  # the run's metrics read while it goes on over several packages (parts.py)
+        self.resources_extracting = 0  # parts.py: the metrics end a part once they extract alone
 
     @property
     def client(self) -> ClassApiClient:
@@ -119,6 +122,18 @@ class ApiSession:
                 if self._users == 0:
                     self._shut()
 
+    @contextmanager
+    def extracting(self) -> Iterator[None]:
+        """`using()` for one resource's extraction, counted in `resources_extracting`."""
+        with self.using():
+            with self._open_lock:
+                self.resources_extracting += 1
+            try:
+                yield
+            finally:
+                with self._open_lock:
+                    self.resources_extracting -= 1
+
     def _running_loop(self) -> EventLoopThread:
         with self._open_lock:
             if self._loop is None:
@@ -127,21 +142,29 @@ class ApiSession:
 
     def _shut(self) -> None:
         loop, client = self._loop, self._client
-        self._loop, self._client, self._schedules = None, None, {}
+        self._loop, self._client, self._schedules, self._listing = None, None, {}, None
         if loop is not None:
             _close(loop, client)
 
     # --- scopes -------------------------------------------------------------------------------
-    def granted_scopes(self) -> dict[str, bool]:
+    def granted_scopes(self, list_classes: bool = False) -> dict[str, bool]:
+        """Which scopes the key has; `list_classes`: ask for the class listing at the same time (a
+        source's resources need it next: one round trip fewer before they fan out)."""
         with self._lock:
             if self._granted is None:
                 all_scopes = {s for scopes in RESOURCE_SCOPES.values() for s in scopes}
-                self._granted = self.run(probe_scopes(self.client, all_scopes))
+                self._granted = self.run(self._probe_scopes(all_scopes, list_classes))
             return self._granted
+
+    async def _probe_scopes(self, scopes: set[str], list_classes: bool) -> dict[str, bool]:
+        if list_classes:
+            self._listing = asyncio.ensure_future(self._list_classes())
+            self._listing.add_done_callback(_retrieved)  # a failed listing is raised by directory(), if it is ever called
+        return await probe_scopes(self.client, scopes)
 
     def runnable(self, resources: Iterable[str]) -> list[str]:
         """The resources whose scopes the key has; the others are skipped with a warning or fail."""
-        granted = self.granted_scopes()
+        granted = self.granted_scopes(list_classes=True)
         missing = {r: m for r in resources if (m := missing_scopes(r, granted))}
         if missing and not self.skip_missing_scopes:
             raise ScopeError(
@@ -157,7 +180,8 @@ class ApiSession:
     def directory(self) -> ClassDirectory:
         with self._lock:
             if self._directory is None:
-                self._directory = self.run(self._list_classes())
+                listing, self._listing = self._listing, None
+                self._directory = self.run(_result(listing) if listing is not None else self._list_classes())
             return self._directory
 
     async def _list_classes(self) -> ClassDirectory:
@@ -187,8 +211,10 @@ class ApiSession:
         class_ids: Iterable[str],
         fetch: Callable[[str], AsyncIterator[T]],
         weight: int = 1,
+        buffer: int = 0,
     ) -> Iterator[tuple[str, T]]:
-        """Run `fetch(class_id)` for every class concurrently, yielding (class_id, item) as they come.
+        """Run `fetch(class_id)` for every class concurrently, yielding (class_id, item) as they come
+        (at most `buffer` items waiting to be taken; default: twice the classes running at once).
 
         A class deleted between the listing and its fetch (404) is skipped with a warning.
         """
@@ -203,12 +229,21 @@ class ApiSession:
 
             return items
 
-        return self._running_loop().stream((producer(class_id) for class_id in class_ids), self.window * weight)
+        return self._running_loop().stream((producer(class_id) for class_id in class_ids), self.window * weight, buffer)
 
     def close(self) -> None:
         """Close the API now (for use outside a source, e.g. `class-elt check`)."""
         with self._open_lock:
             self._shut()
+
+
+async def _result(future: asyncio.Future[T]) -> T:
+    return await future
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()  # retrieved: asyncio would otherwise log it when the future is collected
 
 
 def _unix_s(http_date: str | None) -> int | None:
