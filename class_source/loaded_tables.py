@@ -32,6 +32,19 @@ def row_counts(pipeline: Any, tables: Iterable[str]) -> dict[str, int]:
     return counts
 
 
+def metrics_table_is_empty(pipeline: Any) -> bool:
+    """Whether the metrics table holds no event: it does not exist, or has no row. Strict, unlike
+    `row_counts`: any other failure is raised, since a first load's later parts are appended without
+    a merge (parts.py)."""
+    from .dlt_compat import DatabaseUndefinedRelation
+
+    with pipeline.sql_client() as client:
+        try:
+            return not client.execute_sql(f"SELECT 1 FROM {client.make_qualified_table_name('metrics')} LIMIT 1")
+        except DatabaseUndefinedRelation:
+            return True
+
+
 def fill_null_event_values(pipeline: Any) -> int:
     """Set `metrics.event_value` to '' where it is NULL (the one-time migration of the metrics key);
     returns how many events changed."""

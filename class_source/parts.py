@@ -3,18 +3,19 @@
 dlt runs a package's steps one after the other: extract every resource, then normalize, then load.
 A first load of millions of events therefore ends with seconds of normalizing and loading after the
 last request, with nothing in flight (benchmarks/README.md: 1.4 s at 1,000 classes, 8 s at 5,000).
-Within `runner.load`, the metrics resource instead ends its part of a package after about
+Within `runner.extract_and_load`, the metrics resource instead ends its part of a package after about
 `load_part_events` events and leaves its requests running (they fill a bounded queue meanwhile);
 the runner loads that package, then extracts the metrics resource again, which takes up the same
 requests where it stopped: a clone of the same resource, so the same table, hints and state.
 
 Only while the metrics table holds no row when the run starts (a first load, a full refresh), and
-only on DuckDB, where every copy of a load file is ledgered (copy_once.py: a rerun after a kill never
-copies a file twice); Postgres copies csv files without a ledger when the ADBC driver is missing, so
-it loads in one package. Every later part is appended: each class is read once per run and paging drops every event it already yielded
-(paging.metrics_pages), so no event comes in two parts, and nothing stored before the run can
-repeat one. (A merge would be wrong here: it replaces every value of an instant by the values in
-its package, and a page boundary may leave an instant's other values in an earlier part.)
+only into class-elt's DuckDB client, where every copy of a load file is ledgered (copy_once.py: a
+rerun after a kill never copies a file twice); Postgres copies csv files without a ledger when the
+ADBC driver is missing, so it loads in one package. Every later part is appended: each class is
+read once per run and paging drops every event it already yielded (paging.metrics_pages), so no
+event comes in two parts, and nothing stored before the run can repeat one. (A merge would be
+wrong here: it replaces every value of an instant by the values in its package, and a page boundary
+may leave an instant's other values in an earlier part.)
 
 Cursors: every class's cursor and last-read time reach the state with the last part only
 (`MetricsRead.commit`), so a run stopped between parts (a failure, a reading it cannot page, a kill)
@@ -25,14 +26,14 @@ replaces what the earlier parts loaded.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-__all__ = ["PART_DESTINATIONS", "LoadInParts", "load_in_parts", "part_limit", "continue_later"]
+import dlt
 
-# destinations that load a first load in parts: every copy ledgered, covered by the exactness and kill tests
-PART_DESTINATIONS = frozenset({"duckdb"})
+__all__ = ["LoadInParts", "loads_in_parts", "load_in_parts", "part_limit", "continue_later"]
 
 
 @dataclass
@@ -60,32 +61,51 @@ class LoadInParts:
         self.waiting = None
 
 
-_active: Optional[LoadInParts] = None
+# by pipeline (id): the runs in parts now; a resource finds its own through dlt.current.pipeline(), which
+# dlt keeps per extracting thread and hands to its worker threads
+_active: dict[int, LoadInParts] = {}
+_active_lock = threading.Lock()
+
+
+def loads_in_parts(destination: Any) -> bool:
+    """Whether `destination` loads a first load in parts: class-elt's DuckDB client, every copy ledgered."""
+    from .duckdb_load import CopyOnceDuckDbClient
+
+    return isinstance(destination.client_class, type) and issubclass(destination.client_class, CopyOnceDuckDbClient)
 
 
 @contextlib.contextmanager
-def load_in_parts(enabled: bool) -> Iterator[LoadInParts]:
-    """While inside, a metrics resource with `load_part_events` set may end its part early (process-wide,
-    like duckdb_load.load_memory_limit: dlt runs resources in its worker threads)."""
-    global _active
+def load_in_parts(pipeline: Any, enabled: bool) -> Iterator[LoadInParts]:
+    """While inside, a metrics resource extracted by `pipeline` with `load_part_events` set may end its
+    part early (when `enabled`). Other pipelines, in other threads, are not affected."""
     parts = LoadInParts()
-    outer, _active = _active, parts if enabled else None
+    if enabled:
+        with _active_lock:
+            _active[id(pipeline)] = parts
     try:
         yield parts
     finally:
-        _active = outer
+        with _active_lock:
+            if _active.get(id(pipeline)) is parts:
+                del _active[id(pipeline)]
         parts.close()
+
+
+def _current() -> Optional[LoadInParts]:
+    with _active_lock:
+        return _active.get(id(dlt.current.pipeline())) if _active else None
 
 
 def part_limit(load_part_events: int) -> Optional[int]:
     """Events after which the metrics resource ends its part of the package: None (all of them now)
-    outside `load_in_parts`, or when parts are off (0)."""
-    return load_part_events if _active is not None and load_part_events > 0 else None
+    outside `load_in_parts` of the pipeline extracting it, or when parts are off (0)."""
+    return load_part_events if load_part_events > 0 and _current() is not None else None
 
 
 def continue_later(read: Any) -> None:
     """Called by the metrics resource ending its part early: the runner extracts it again."""
-    assert _active is not None, "a part ended outside load_in_parts"
-    _active.waiting = read
-    if read not in _active._reads:
-        _active._reads.append(read)
+    parts = _current()
+    assert parts is not None, "a part ended outside load_in_parts"
+    parts.waiting = read
+    if read not in parts._reads:
+        parts._reads.append(read)

@@ -53,9 +53,7 @@ def load(
             _migrate_metrics_key(pipeline, say)
         events_before = 0 if full_refresh else _stored_events(pipeline)
         try:
-            loaded = extract_and_load(
-                pipeline, source, refresh="drop_sources" if full_refresh else None, run_kwargs=run_kwargs, metrics_empty=events_before == 0
-            )
+            loaded = extract_and_load(pipeline, source, refresh="drop_sources" if full_refresh else None, run_kwargs=run_kwargs)
         finally:
             if progress is not None:
                 progress.finish()
@@ -96,20 +94,16 @@ def extract_and_load(
     *,
     refresh: Optional[str] = None,
     run_kwargs: dict[str, Any] | None = None,
-    metrics_empty: Optional[bool] = None,
 ) -> Loaded:
     """Extract, normalize and load `source` (under the load's DuckDB memory limit): in one load
-    package, or, when no event is stored yet (`metrics_empty`, found out if not given) on a
-    destination that allows it, in several, each loaded while the next part of the metrics is
-    fetched (parts.py)."""
-    from .destinations import destination_short_type
+    package, or, on a first load (no event stored yet) into a destination that allows it, in several,
+    each loaded while the next part of the metrics is fetched (parts.py)."""
     from .duckdb_load import load_memory_limit
-    from .parts import PART_DESTINATIONS, load_in_parts
+    from .loaded_tables import metrics_table_is_empty
+    from .parts import load_in_parts, loads_in_parts
 
-    if metrics_empty is None:
-        metrics_empty = refresh is not None or _stored_events(pipeline) == 0
-    in_parts = metrics_empty and destination_short_type(pipeline.destination) in PART_DESTINATIONS
-    with load_memory_limit(), load_in_parts(in_parts) as parts:
+    in_parts = loads_in_parts(pipeline.destination) and (refresh is not None or metrics_table_is_empty(pipeline))
+    with load_memory_limit(), load_in_parts(pipeline, in_parts) as parts:
         loaded = Loaded(pipeline.run(source, refresh=refresh, **(run_kwargs or {})))
         _add_package(loaded, pipeline)
         while parts.continues():

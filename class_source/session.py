@@ -27,6 +27,7 @@ from .progress import Progress
 from .scopes import RESOURCE_SCOPES, describe_missing, missing_scopes, probe_scopes
 
 logger = logging.getLogger("class_elt")
+_WITHOUT_CLASS_LISTING = frozenset({"users", "templates"})  # resources that do not read the class listing
 T = TypeVar("T")
 
 
@@ -164,7 +165,8 @@ class ApiSession:
 
     def runnable(self, resources: Iterable[str]) -> list[str]:
         """The resources whose scopes the key has; the others are skipped with a warning or fail."""
-        granted = self.granted_scopes(list_classes=True)
+        resources = list(resources)
+        granted = self.granted_scopes(list_classes=not set(resources) <= _WITHOUT_CLASS_LISTING)
         missing = {r: m for r in resources if (m := missing_scopes(r, granted))}
         if missing and not self.skip_missing_scopes:
             raise ScopeError(

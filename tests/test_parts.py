@@ -14,7 +14,14 @@ import re
 
 import pytest
 
+import dlt
+
+from class_source import embedded_source
 from class_source.cli import main
+from class_source.destination_fit import adapt_source
+from class_source.destinations import make_destination
+from class_source.loaded_tables import metrics_table_is_empty
+from class_source.parts import load_in_parts, loads_in_parts
 from class_source.emulator import Emulator
 from tests.reliability_support import completed_loads, destination_cursors, local_cursors, pending_packages
 from tests.support import assert_matches_truth, table_counts
@@ -112,3 +119,42 @@ def test_a_negative_part_size_is_refused_in_one_line(workdir, monkeypatch, capsy
     assert main(RUN) != 0
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "load_part_events must be >= 0" in err[0], err
+
+
+def test_only_class_elts_own_duckdb_client_loads_in_parts(tmp_path):
+    """Appended parts are exact only where every copy is ledgered (a rerun after a kill copies no file
+    twice): class-elt's DuckDB client, not dlt's own, nor Postgres (csv copies have no ledger)."""
+    ours, _ = make_destination("duckdb", credentials=str(tmp_path / "w.duckdb"))
+    assert loads_in_parts(ours)
+    assert not loads_in_parts(dlt.destinations.duckdb(str(tmp_path / "w.duckdb")))
+    assert not loads_in_parts(dlt.destinations.postgres("postgresql://loader@127.0.0.1:5432/test"))
+
+
+def test_the_metrics_table_is_empty_when_missing_or_without_rows_only(tmp_path):
+    pipeline = dlt.pipeline(pipeline_name="empty", destination=dlt.destinations.duckdb(str(tmp_path / "w.duckdb")),
+                            dataset_name="class_data", pipelines_dir=str(tmp_path / "pipelines"))
+    assert metrics_table_is_empty(pipeline)  # no dataset, no table
+    pipeline.run([{"class_id": "c", "event_start": 1}], table_name="metrics")
+    assert not metrics_table_is_empty(pipeline)
+    with pipeline.sql_client() as client:
+        client.execute_sql(f"DELETE FROM {client.make_qualified_table_name('metrics')}")
+    assert metrics_table_is_empty(pipeline)
+
+
+def test_another_pipeline_extracting_meanwhile_loads_in_one_package(tmp_path):
+    """Parts are the business of the pipeline whose run allowed them: a second pipeline extracting a
+    school in the same process meanwhile (code of your own beside `class-elt run`) ends no part early."""
+    emulator = Emulator(seed=44, classes=3)
+    database = tmp_path / "other.duckdb"
+    destination, run_kwargs = make_destination("duckdb", credentials=str(database))
+    allowed = dlt.pipeline(pipeline_name="in_parts", destination=destination, dataset_name="class_data",
+                           pipelines_dir=str(tmp_path / "pipelines"))
+    other = dlt.pipeline(pipeline_name="other", destination=destination, dataset_name="class_data",
+                         pipelines_dir=str(tmp_path / "pipelines"))
+    source = embedded_source(base_url="http://127.0.0.1:1", api_key=emulator.mint_key(), transport=emulator.transport(),
+                             metrics_page_size=PAGE, load_part_events=PART_EVENTS)
+    with load_in_parts(allowed, True) as parts:
+        other.run(adapt_source(source, other.destination, run_kwargs), **run_kwargs)
+        assert not parts.continues()
+    assert len(completed_loads(database)) == 1
+    assert_matches_truth(database, emulator.school.ground_truth())
