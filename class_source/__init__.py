@@ -64,8 +64,8 @@ ROSTER_HISTORY: TScd2StrategyDict = {"disposition": "merge", "strategy": "scd2"}
 CLASSES_LOADED = "class_id IN (SELECT class_id FROM {staging_table})"
 REMOVED = "_class_elt_removed"  # attendance: true on a marker row that deletes its class's rows (never stored)
 ARROW_BATCH_ROWS = 50_000  # fewer, larger items: dlt's per-item cost stays negligible
-# metrics pages fetched ahead of the extract (~0.2 MB each): a first load's requests go on while a
-# package loads (parts.py), ~1 s at 16 requests in flight and 50 ms
+# metrics pages fetched ahead of the extract (~0.2 MB each) in a first load in parts: its requests go
+# on while a package loads (parts.py), ~1.9 s at 16 requests in flight and 50 ms
 METRICS_BUFFER_PAGES = 600
 
 
@@ -85,7 +85,7 @@ def class_source(
     recheck_days: float = 7.0,
     pii: str = "keep",
     pii_salt: Optional[TSecretStrValue] = None,
-    load_part_events: int = 1_000_000,
+    load_part_events: int = 0,
 ) -> Any:
     """All of an organization's Class data (every argument is configuration: see README)."""
     if lookback_hours < 0:
@@ -276,8 +276,8 @@ def metrics(
     """Activity events of every class, incremental per class on `starting_after`, re-reading the lookback
     before each class's cursor so events that end late still land, and asking only the classes that
     may have met since their last read; merged on the event's natural key, first load included, so a
-    retried or repeated load never duplicates an event. Within class-elt's runner, a first load goes
-    into several packages of about `part_events` events, each loaded while the next is fetched (parts.py)."""
+    retried or repeated load never duplicates an event. With `part_events` set, class-elt's runner loads a
+    first load in packages of about that many events, each while the next is fetched (parts.py)."""
     if not _runnable(session, "metrics"):
         return
     with dataset_guard(dlt.current.pipeline()):  # the cursors below must not be read by two runs at once
@@ -293,8 +293,8 @@ def _metrics(
     page_size: int,
     part_events: int,
 ) -> Iterator[pa.Table]:
-    read = session.metrics_read or _begin_metrics_read(session, lookback_s, rule, start_s, end_s, page_size)
     limit = part_limit(part_events)  # None: every event in this package
+    read = session.metrics_read or _begin_metrics_read(session, lookback_s, rule, start_s, end_s, page_size, in_parts=limit is not None)
     batch = _Batcher("metrics")
     rows = 0
     shared = False  # whether other resources extracted in this package too
@@ -329,7 +329,14 @@ def _metrics(
 
 
 def _begin_metrics_read(
-    session: ApiSession, lookback_s: int, rule: ActivityRule, start_s: Optional[int], end_s: Optional[int], page_size: int
+    session: ApiSession,
+    lookback_s: int,
+    rule: ActivityRule,
+    start_s: Optional[int],
+    end_s: Optional[int],
+    page_size: int,
+    *,
+    in_parts: bool,
 ) -> MetricsRead:
     backfill = end_s is not None  # an explicit window: read it, leave the cursors alone
     state = dlt.current.resource_state()
@@ -360,7 +367,7 @@ def _begin_metrics_read(
 
     hold = contextlib.ExitStack()
     hold.enter_context(session.using())  # the API stays open between parts
-    pages = session.per_class(class_ids, fetch, weight=3, buffer=METRICS_BUFFER_PAGES)
+    pages = session.per_class(class_ids, fetch, weight=3, buffer=METRICS_BUFFER_PAGES if in_parts else 0)
     read = MetricsRead(session, hold, pages, server, backfill, rule.now_s)
     session.metrics_read = read
     return read

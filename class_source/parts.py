@@ -8,14 +8,17 @@ Within `runner.extract_and_load`, the metrics resource instead ends its part of 
 the runner loads that package, then extracts the metrics resource again, which takes up the same
 requests where it stopped: a clone of the same resource, so the same table, hints and state.
 
-Only while the metrics table holds no row when the run starts (a first load, a full refresh), and
-only into class-elt's DuckDB client, where every copy of a load file is ledgered (copy_once.py: a
-rerun after a kill never copies a file twice); Postgres copies csv files without a ledger when the
-ADBC driver is missing, so it loads in one package. Every later part is appended: each class is
-read once per run and paging drops every event it already yielded (paging.metrics_pages), so no
-event comes in two parts, and nothing stored before the run can repeat one. (A merge would be
-wrong here: it replaces every value of an instant by the values in its package, and a page boundary
-may leave an instant's other values in an earlier part.)
+Off unless `load_part_events` is set (measured in benchmarks/README.md, "Session 6": a 20 M-event
+first load peaks at 602 MiB instead of 909, for ~15 % more CPU; the wall time at 1,000 and 5,000
+classes / 50 ms did not improve on 2 cores, where the first package's normalize and load slow the
+requests in flight). Only while the metrics table holds no row when the run starts (a first load,
+a full refresh), and only into class-elt's DuckDB client, where every copy of a load file is
+ledgered (copy_once.py: a rerun after a kill never copies a file twice); Postgres copies csv files
+without a ledger when the ADBC driver is missing, so it loads in one package. Every later part is
+appended: each class is read once per run and paging drops every event it already yielded
+(paging.metrics_pages), so no event comes in two parts, and nothing stored before the run can
+repeat one. (A merge would be wrong here: it replaces every value of an instant by the values in
+its package, and a page boundary may leave an instant's other values in an earlier part.)
 
 Cursors: every class's cursor and last-read time reach the state with the last part only
 (`MetricsRead.commit`), so a run stopped between parts (a failure, a reading it cannot page, a kill)
