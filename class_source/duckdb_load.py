@@ -3,7 +3,7 @@
 
 DuckDB keeps the blocks a load writes in its buffer pool until the pool reaches its memory limit, 80 %
 of RAM by default: loading 20 M staged events peaked at 2.8 GiB. Within `load_memory_limit()` (around
-`pipeline.run` in runner.load) every DuckDB client class-elt makes opens the database with
+`runner.extract_and_load`) every DuckDB client class-elt makes opens the database with
 `LOAD_MEMORY_LIMIT` instead, so the pool evicts (spills) rather than grows. The SQL models, built
 after the load on a connection opened anew, keep DuckDB's default: their sorts would spill too.
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Optional
 
 import dlt
@@ -44,7 +44,7 @@ class LoadInParts:
     """One run's parts: the metrics read waiting to go on in the next package, if any."""
 
     waiting: Optional[Any] = None  # the metrics read (class_source.MetricsRead) that ended a part early
-    _reads: list[Any] = field(default_factory=list)  # closed when the run ends, however it ends
+    _read: Optional[Any] = None  # that read, closed when the run ends, however it ends
 
     def continues(self) -> bool:
         return self.waiting is not None
@@ -57,11 +57,10 @@ class LoadInParts:
         return part
 
     def close(self) -> None:
-        """Stop a read left waiting (the run failed between parts): its requests end, the API closes."""
-        for read in self._reads:
-            read.close()
-        self._reads.clear()
-        self.waiting = None
+        """Stop a read left open (the run failed between parts): its requests end, the API closes."""
+        if self._read is not None:
+            self._read.close()  # a read that completed closed itself: closing again does nothing
+        self._read = self.waiting = None
 
 
 # by pipeline (id): the runs in parts now; a resource finds its own through dlt.current.pipeline(), which
@@ -109,6 +108,4 @@ def continue_later(read: Any) -> None:
     """Called by the metrics resource ending its part early: the runner extracts it again."""
     parts = _current()
     assert parts is not None, "a part ended outside load_in_parts"
-    parts.waiting = read
-    if read not in parts._reads:
-        parts._reads.append(read)
+    parts.waiting = parts._read = read

@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 import dlt
+import pytest
 
 from class_source import embedded_source
 from class_source.cli import main
 from class_source.destination_fit import adapt_source
 from class_source.destinations import make_destination
+from class_source.emulator import Emulator
 from class_source.loaded_tables import metrics_table_is_empty
 from class_source.parts import load_in_parts, loads_in_parts
-from class_source.emulator import Emulator
 from tests.reliability_support import completed_loads, destination_cursors, local_cursors, pending_packages
 from tests.support import assert_matches_truth, table_counts
 from tests.test_readings import HANDLED, PAGE
@@ -89,22 +88,24 @@ def test_the_cursors_reach_the_state_with_the_last_part_only(workdir, monkeypatc
     assert local_cursors(workdir / "dlt_data") and local_cursors(workdir / "dlt_data") == destination_cursors(workdir / DATABASE)
 
 
-KILLS_IN_PARTS = {
-    "after the first package loaded": ("load_completed", 1),
-    "the second package extracted, not normalized": ("extract_committed", 2),
-    "an appended metrics copy done in DuckDB, not recorded": ("metrics_job_done", 3),
-    "inside the third package's load": ("load_job", 12),
-    "after the second package loaded": ("load_completed", 2),
+KILLS_IN_PARTS = {  # the point, its call in the run, the packages whose load completed before the kill
+    "inside the first package's load (its 12th job)": ("load_job", 12, 0),
+    "the first package's load committed, not archived": ("load_completed", 1, 1),
+    "the second package extracted, not normalized": ("extract_committed", 2, 1),
+    "the second package's appended metrics copy done in DuckDB, not recorded": ("metrics_job_done", 3, 1),
+    "the second package's load committed, not archived": ("load_completed", 2, 2),
+    "the third package's appended metrics copy done in DuckDB, not recorded": ("metrics_job_done", 4, 2),
 }
 
 
-@pytest.mark.parametrize("point, n", KILLS_IN_PARTS.values(), ids=KILLS_IN_PARTS.keys())
-def test_a_first_load_in_parts_killed_anywhere_is_exact_after_one_rerun(workdir, fork_server, point, n):  # noqa: F811
+@pytest.mark.parametrize("point, n, loaded_before", KILLS_IN_PARTS.values(), ids=KILLS_IN_PARTS.keys())
+def test_a_first_load_in_parts_killed_anywhere_is_exact_after_one_rerun(workdir, fork_server, point, n, loaded_before):  # noqa: F811
     emulator = Emulator(seed=43, classes=4)
     with emulator.serve() as base_url:
         env = run_env(base_url, emulator.mint_key(), metrics_page_size=PAGE, load_part_events=PART_EVENTS)
         killed = fork_server.run(RUN, env=env, cwd=workdir, point=point, n=n)
         assert killed.killed, killed.describe()
+        assert len(completed_loads(workdir / DATABASE)) == loaded_before, "the kill landed in another package"
         rerun = fork_server.run(RUN, env=env, cwd=workdir)
         assert rerun.returncode == 0, rerun.describe()
         assert pending_packages(workdir / "dlt_data") == NOTHING_PENDING
