@@ -269,7 +269,7 @@ def run_one(events: int, destination: str, args: argparse.Namespace, workdir: Pa
 
 def render(results: list[dict[str, Any]], machine: dict[str, Any]) -> str:
     sys.path.insert(0, str(HERE))
-    from run import format_table
+    from run import format_table, speed_line
 
     header = ["destination", "events", "classes", "wall s", "events/s", "emulator s", "excl. emu/s",
               "baseline MiB", "peak MiB", "peak-base MiB", "CPU s", "load avg"]
@@ -288,6 +288,7 @@ def render(results: list[dict[str, Any]], machine: dict[str, Any]) -> str:
         f"class-elt CPU benchmark: metrics only, in-process emulator (zero latency), event_scale {results[0]['event_scale']:g}",
         f"machine: {machine['nproc']} CPU ({machine['cpu']}), {machine['ram_gib']} GiB RAM, Python {machine['python']}, "
         f"dlt {machine['dlt']}, duckdb {machine['duckdb']}; code {machine['code']}",
+        speed_line(machine["speed_check_s"]),
         "",
         format_table(header, rows),
         "",
@@ -370,15 +371,16 @@ def main(argv: Optional[list[str]] = None) -> int:
         parser.error(f"unknown destination(s) {', '.join(sorted(unknown))}: choose duckdb, postgres")
     counts = [int(float(e)) for e in args.events.split(",") if e.strip()]
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="class-cpu-"))
+    sys.path.insert(0, str(HERE))
+    from run import machine, speed_check
+
+    speed_at_start = speed_check()
     results = []
     for destination in destinations:
         for events in counts:
             print(f"running {destination} with ~{events:,} events ...", file=sys.stderr, flush=True)
             results.append(run_one(events, destination, args, workdir))
-    sys.path.insert(0, str(HERE))
-    from run import machine
-
-    info = machine()
+    info = machine() | {"speed_check_s": [speed_at_start, speed_check()]}
     print(render(results, info))
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": info, "params": vars(args), "results": results,

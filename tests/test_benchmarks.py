@@ -62,6 +62,9 @@ def test_table_has_every_column_and_scenario(reports):
     for name in names:
         assert any(line.startswith(name) for line in stdout.splitlines()), f"no table row for {name}"
     assert "targets:" in stdout and "machine:" in stdout
+    for report in reports.values():  # both harnesses time the same fixed work at their start and end
+        assert len(report["machine"]["speed_check_s"]) == 2 and all(s > 0 for s in report["machine"]["speed_check_s"])
+        assert "speed check: " in report["stdout"]
 
 
 def test_our_loads_equal_the_ground_truth(reports):
@@ -141,7 +144,45 @@ def test_truth_export_metrics_equal_the_emulators_ground_truth(tmp_path):
     assert len(got) > 0 and sorted(got) == sorted(expected)
     rows = run.export_truth(emulator, tmp_path / "truth.duckdb", "t0")
     truth = emulator.school.ground_truth()
-    assert rows == {table: len(truth[table]) for table in run.WAREHOUSE_TABLES}
+    assert rows == {table: len(truth[table]) for table in run.WAREHOUSE_TABLES} | {"meetings": len(truth["schedules"])}
+
+
+def test_incremental_budget_counts_the_classes_the_readmes_rule_may_ask_worked_by_hand(tmp_path):
+    """Six classes around one school day (read at R, now N = R + 24 h), each placed by hand on one side
+    or the other of the README's rule: asked if new, or a schedule entry from an hour before its start
+    to an hour after its end overlaps [R, N]."""
+    import duckdb
+
+    run = _module("run")
+    read_at, day = 1_700_000_000, 86_400
+    now = read_at + day
+    meetings = [
+        ("A", read_at + 3_600, read_at + 7_200),  # meets in the window: asked
+        ("B", read_at - 7_200, read_at - 3_000),  # ended 50 minutes before the last read: asked (runs over)
+        ("C", read_at - 10_800, read_at - 3_601),  # ended just over an hour before it: not asked
+        ("D", now + 3_000, now + 5_400),  # starts 50 minutes after now: asked (joins early)
+        ("E", now + 3_601, now + 7_200),  # starts just over an hour after now: not asked
+    ]  # F: new since the last read, no schedule: asked
+    t0_events = [("A", read_at - 100), ("B", read_at - 2 * day), ("C", read_at - 9_000)]
+    t1_events = t0_events + [("A", read_at + 4_000 + i) for i in range(999)] + [("F", now - 60 + i) for i in range(10)]
+    with duckdb.connect(str(tmp_path / "truth.duckdb")) as con:
+        for tag, classes, events in (("t0", "ABCDE", t0_events), ("t1", "ABCDEF", t1_events)):
+            con.execute(f"create table {tag}_classes as select unnest(?::varchar[]) class_id", [list(classes)])
+            con.execute(f"create table {tag}_deferred_classes as select 'Z' class_deferred_id")
+            con.execute(f"create table {tag}_users as select 1 id")
+            con.execute(f"create table {tag}_attendance (class_id varchar, session_id varchar, student_id varchar)")
+            con.execute(f"create table {tag}_meetings (class_id varchar, start_s bigint, end_s bigint)")
+            con.executemany(f"insert into {tag}_meetings values (?, ?, ?)", meetings)
+            con.execute(f"create table {tag}_metrics (class_id varchar, student_id varchar, event_type varchar, "
+                        "event_start timestamptz, event_value varchar)")
+            con.executemany(f"insert into {tag}_metrics values (?, 's', 'chat', to_timestamp(?), '')",
+                            events)
+    stats = run.truth_stats(tmp_path / "truth.duckdb", read_at, now)
+    assert stats["rule_classes"] == 4  # A, B, D, F
+    # pages from each cursor less the 24 h lookback: A re-reads its t0 event with its 999 new ones (1,000
+    # events: a full page, then an empty one); B's only event is older than the lookback, D has none, F is read whole (10): 1 page each
+    assert stats["rule_pages"] == 2 + 1 + 1 + 1
+    assert stats["active_classes"] == 2 and stats["classes"] == 7  # A and F had new events; 6 classes + 1 deferred
 
 
 def test_latency_floor_is_the_larger_of_throughput_and_chain():
