@@ -118,7 +118,9 @@ def _emulator_command(emulator: Any, name: str, command: dict[str, Any]) -> dict
         emulator.request_log.reset()
         return {"cpu_s": _cpu_seconds()}
     if name == "counts":
-        return {"total": emulator.request_log.total, "by_endpoint": emulator.request_log.counts(), "cpu_s": _cpu_seconds()}
+        timeline = [[e.arrived, e.answered] for e in emulator.request_log.entries if e.answered is not None]
+        return {"total": emulator.request_log.total, "by_endpoint": emulator.request_log.counts(), "cpu_s": _cpu_seconds(),
+                "timeline": timeline}
     if name == "advance":
         return {"now": emulator.clock.advance(int(command["seconds"]))}
     if name == "truth":
@@ -608,6 +610,32 @@ def truth_stats(truth_db: Path, read_at_s: int, now_s: int) -> dict[str, Any]:
     }
 
 
+def request_timeline(timeline: list[list[float]], concurrency: int) -> dict[str, float]:
+    """How a run's requests filled the server, from when each reached the emulator and when its answer
+    started (`[arrived, answered]`, one clock): the span from the first arrival to the last answer, how
+    long before `concurrency` requests were first at the server at once (head) and after they last were
+    (tail), and how many were at the server on average (the rest of each of the client's slots is its
+    own time: sending, reading, handing the answer over)."""
+    if not timeline:
+        return {}
+    start, end = min(a for a, _ in timeline), max(b for _, b in timeline)
+    at_server, first_full, last_full = 0, None, None
+    for t, change in sorted([(a, 1) for a, _ in timeline] + [(b, -1) for _, b in timeline]):
+        if change < 0 and at_server >= concurrency:
+            last_full = t
+        at_server += change
+        if at_server >= concurrency and first_full is None:
+            first_full = t
+    span = end - start
+    return {
+        "span_s": span,
+        "head_s": (first_full if first_full is not None else end) - start,
+        "tail_s": end - (last_full if last_full is not None else start),
+        "mean_at_server": sum(b - a for a, b in timeline) / span if span > 0 else 0.0,
+        "server_ms": 1000 * sum(b - a for a, b in timeline) / len(timeline),
+    }
+
+
 def latency_floor(requests: int, chain: int, latency_s: float, concurrency: int) -> float:
     """The least wall time the API allows: every request costs `latency_s`, at most `concurrency` run
     at once, and a class's metrics pages are strictly sequential (each cursor comes from the last)."""
@@ -632,6 +660,7 @@ class Scenario:
     floor_s: float = 0.0
     speed_up: Optional[float] = None
     phases: dict[str, dict[str, float]] = field(default_factory=dict)
+    timeline: dict[str, float] = field(default_factory=dict)  # request_timeline()
     load_average: float = 0.0  # the machine's 1-minute load average when the run ended
     truth: dict[str, dict[str, int]] = field(default_factory=dict)
 
@@ -749,6 +778,7 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
             scenario.load_average = os.getloadavg()[0]
             scenario.requests = counts["total"]
             scenario.by_endpoint = counts["by_endpoint"]
+            scenario.timeline = request_timeline(counts["timeline"], args.concurrency)
             scenario.emulator_cpu_s = counts["cpu_s"] - before["cpu_s"]
             scenario.truth = compare_with_truth(Path(spec.database), truth_db, tag, "ours" if kind == "ours" else "peer")
             if kind == "peer" and phase == "incremental":
@@ -861,6 +891,14 @@ def table_rows(report: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+def timeline_row(s: dict[str, Any], concurrency: int) -> list[str]:
+    t = s.get("timeline") or {}
+    if not t:
+        return [s["name"], "-", "-", "-", "-", "-"]
+    return [s["name"], f"{t['span_s']:.1f}", f"{t['head_s']:.2f}", f"{t['tail_s']:.2f}",
+            f"{t['mean_at_server']:.1f} of {concurrency}", f"{t['server_ms']:.1f}"]
+
+
 def phase_row(s: dict[str, Any]) -> list[str]:
     steps = [s.get("phases", {}).get(step, {}) for step in ("extract", "normalize", "load")]
     return [
@@ -904,6 +942,13 @@ def render(report: dict[str, Any]) -> str:
             ["scenario", "extract s", "normalize s", "load s", "extract MiB", "normalize MiB", "load MiB",
              "loader CPU s", "emulator CPU s", "load avg"],
             [phase_row(s) for s in report["scenarios"]],
+        ),
+        "",
+        f"requests at the server (the emulator's arrivals and answers; {p['concurrency']} in flight at most):",
+        format_table(
+            ["scenario", "first to last s", f"until {p['concurrency']} s", f"after {p['concurrency']} s", "mean at server",
+             "ms per answer"],
+            [timeline_row(s, p["concurrency"]) for s in report["scenarios"]],
         ),
         "",
         "rows against the ground truth (missing / extra keys):",

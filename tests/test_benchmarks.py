@@ -65,6 +65,9 @@ def test_table_has_every_column_and_scenario(reports):
     for report in reports.values():  # both harnesses time the same fixed work at their start and end
         assert len(report["machine"]["speed_check_s"]) == 2 and all(s > 0 for s in report["machine"]["speed_check_s"])
         assert "speed check: " in report["stdout"]
+    assert "requests at the server" in reports["run"]["stdout"]
+    for scenario in reports["run"]["scenarios"]:  # every request the emulator answered is on the timeline
+        assert scenario["timeline"]["span_s"] > 0 and scenario["timeline"]["mean_at_server"] > 0
 
 
 def test_our_loads_equal_the_ground_truth(reports):
@@ -183,6 +186,18 @@ def test_incremental_budget_counts_the_classes_the_readmes_rule_may_ask_worked_b
     # events: a full page, then an empty one); B's only event is older than the lookback, D has none, F is read whole (10): 1 page each
     assert stats["rule_pages"] == 2 + 1 + 1 + 1
     assert stats["active_classes"] == 2 and stats["classes"] == 7  # A and F had new events; 6 classes + 1 deferred
+
+
+def test_the_request_timeline_is_read_off_arrivals_and_answers_worked_by_hand():
+    run = _module("run")
+    # two slots; four requests: [arrived, answered] seconds on one clock
+    timeline = run.request_timeline([[0.0, 1.0], [0.1, 1.1], [1.0, 2.0], [1.1, 2.5]], concurrency=2)
+    assert timeline["span_s"] == pytest.approx(2.5)
+    assert timeline["head_s"] == pytest.approx(0.1)  # two at the server from the second arrival
+    assert timeline["tail_s"] == pytest.approx(0.5)  # until the third answer, at 2.0
+    assert timeline["mean_at_server"] == pytest.approx((1.0 + 1.0 + 1.0 + 1.4) / 2.5)
+    assert timeline["server_ms"] == pytest.approx(1000 * 4.4 / 4)
+    assert run.request_timeline([], concurrency=2) == {}
 
 
 def test_latency_floor_is_the_larger_of_throughput_and_chain():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any, Awaitable, Callable, MutableMapping
 
 from .faults import FaultConfig, decide
@@ -53,6 +54,7 @@ class FaultMiddleware:
         async def logging_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 entry.status = message["status"]
+                entry.answered = time.monotonic()
             await send(message)
 
         if fault is None and decision.delay_s > 0:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -15,6 +16,8 @@ class LoggedRequest:
     query: str
     fault: str | None = None
     status: int | None = None  # None when the connection was dropped
+    arrived: float = field(default_factory=time.monotonic)  # when the request reached the emulator
+    answered: float | None = None  # when its response started (the benchmark's request timeline)
 
 
 class RequestLog:
