@@ -153,7 +153,8 @@ def test_truth_export_metrics_equal_the_emulators_ground_truth(tmp_path):
 def test_incremental_budget_counts_the_classes_the_readmes_rule_may_ask_worked_by_hand(tmp_path):
     """Six classes around one school day (read at R, now N = R + 24 h), each placed by hand on one side
     or the other of the README's rule: asked if new, or a schedule entry from an hour before its start
-    to an hour after its end overlaps [R, N]."""
+    to an hour after its end overlaps [R, N]; and each asked class's metrics pages counted from its
+    cursor's second less the 24 h lookback (the connector asks starting_after = that second - 1)."""
     import duckdb
 
     run = _module("run")
@@ -161,13 +162,18 @@ def test_incremental_budget_counts_the_classes_the_readmes_rule_may_ask_worked_b
     now = read_at + day
     meetings = [
         ("A", read_at + 3_600, read_at + 7_200),  # meets in the window: asked
-        ("B", read_at - 7_200, read_at - 3_000),  # ended 50 minutes before the last read: asked (runs over)
+        ("B", read_at - 7_200, read_at - 3_600),  # ended exactly an hour before the last read: asked (runs over)
         ("C", read_at - 10_800, read_at - 3_601),  # ended just over an hour before it: not asked
-        ("D", now + 3_000, now + 5_400),  # starts 50 minutes after now: asked (joins early)
+        ("D", now + 3_600, now + 7_200),  # starts exactly an hour after now: asked (joins early)
         ("E", now + 3_601, now + 7_200),  # starts just over an hour after now: not asked
     ]  # F: new since the last read, no schedule: asked
-    t0_events = [("A", read_at - 100), ("B", read_at - 2 * day), ("C", read_at - 9_000)]
-    t1_events = t0_events + [("A", read_at + 4_000 + i) for i in range(999)] + [("F", now - 60 + i) for i in range(10)]
+    a_cursor, b_cursor = read_at - 100, read_at - 2 * day
+    t0_events = (
+        [("A", a_cursor), ("A", a_cursor - day)]  # A's oldest event is exactly at the lookback's edge: re-read
+        + [("B", b_cursor - day - 1 - i) for i in range(1_000)] + [("B", b_cursor)]  # 1,000 before B's lookback
+        + [("C", read_at - 9_000)]
+    )
+    t1_events = t0_events + [("A", read_at + 4_000 + i) for i in range(998)] + [("F", now - 60 + i) for i in range(10)]
     with duckdb.connect(str(tmp_path / "truth.duckdb")) as con:
         for tag, classes, events in (("t0", "ABCDE", t0_events), ("t1", "ABCDEF", t1_events)):
             con.execute(f"create table {tag}_classes as select unnest(?::varchar[]) class_id", [list(classes)])
@@ -178,14 +184,16 @@ def test_incremental_budget_counts_the_classes_the_readmes_rule_may_ask_worked_b
             con.executemany(f"insert into {tag}_meetings values (?, ?, ?)", meetings)
             con.execute(f"create table {tag}_metrics (class_id varchar, student_id varchar, event_type varchar, "
                         "event_start timestamptz, event_value varchar)")
-            con.executemany(f"insert into {tag}_metrics values (?, 's', 'chat', to_timestamp(?), '')",
-                            events)
+            con.executemany(f"insert into {tag}_metrics values (?, 's', 'chat', to_timestamp(?), '')", events)
     stats = run.truth_stats(tmp_path / "truth.duckdb", read_at, now)
     assert stats["rule_classes"] == 4  # A, B, D, F
-    # pages from each cursor less the 24 h lookback: A re-reads its t0 event with its 999 new ones (1,000
-    # events: a full page, then an empty one); B's only event is older than the lookback, D has none, F is read whole (10): 1 page each
+    # A: its 2 old events (the one at the lookback's edge included) and 998 new ones, 1,000 in all: a full
+    # page, then an empty one. B: only its cursor's event (the 1,000 before are outside the lookback).
+    # D: nothing. F: read whole, 10 events. One page each.
     assert stats["rule_pages"] == 2 + 1 + 1 + 1
     assert stats["active_classes"] == 2 and stats["classes"] == 7  # A and F had new events; 6 classes + 1 deferred
+    # a week or more since the last read: every class is asked
+    assert run.truth_stats(tmp_path / "truth.duckdb", now - 7 * day, now)["rule_classes"] == 6
 
 
 def test_the_request_timeline_is_read_off_arrivals_and_answers_worked_by_hand():

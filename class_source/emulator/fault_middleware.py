@@ -91,6 +91,7 @@ class FaultMiddleware:
         else:  # truncate, truncate_silent
             start, body = await _capture(self.app, scope, receive)
             entry.status = start["status"]
+            entry.answered = time.monotonic()
             cut = min(int(len(body) * config.truncate_fraction), max(len(body) - 1, 0))
             headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
             if fault == "truncate_silent":
