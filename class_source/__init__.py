@@ -112,6 +112,7 @@ def class_source(
         progress=embedding.progress,
         pii=PiiPolicy(pii, pii_salt),
     )
+    reading = MetricsSettings(int(lookback_hours * 3600), recheck_days, start_s, end_s, metrics_page_size, load_part_events)
     return (
         classes(session),
         deferred_classes(session),
@@ -120,9 +121,7 @@ def class_source(
         enrollments(session),
         schedules(session),
         attendance(session, recheck_days),
-        _metrics_for_window(
-            metrics(session, int(lookback_hours * 3600), recheck_days, start_s, end_s, metrics_page_size, load_part_events), end_s
-        ),
+        _metrics_for_window(metrics(session, reading), end_s),
     )
 
 
@@ -262,39 +261,35 @@ def attendance(session: ApiSession, recheck_days: float) -> Iterator[pa.Table]:
     _warn_repeated("attendance", repeated)
 
 
+@dataclass(frozen=True)
+class MetricsSettings:
+    """How the metrics resource reads (class_source's arguments, in seconds)."""
+
+    lookback_s: int
+    recheck_days: float
+    start_s: Optional[int]
+    end_s: Optional[int]  # a backfill's end: its window is read whole and no cursor moves
+    page_size: int
+    part_events: int  # parts.py; 0: one package
+
+
 @dlt.resource(name="metrics", primary_key=METRICS_KEY, merge_key=EVENT_INSTANT, write_disposition="merge", parallelized=True)
 @_extracting
-def metrics(
-    session: ApiSession,
-    lookback_s: int,
-    recheck_days: float,
-    start_s: Optional[int],
-    end_s: Optional[int],
-    page_size: int,
-    part_events: int,
-) -> Iterator[pa.Table]:
+def metrics(session: ApiSession, settings: MetricsSettings) -> Iterator[pa.Table]:
     """Activity events of every class, incremental per class on `starting_after`, re-reading the lookback
     before each class's cursor so events that end late still land, and asking only the classes that
     may have met since their last read; merged on the event's natural key, first load included, so a
-    retried or repeated load never duplicates an event. With `part_events` set, class-elt's runner loads a
+    retried or repeated load never duplicates an event. With `settings.part_events` set, class-elt's runner loads a
     first load in packages of about that many events, each while the next is fetched (parts.py)."""
     if not _runnable(session, "metrics"):
         return
     with dataset_guard(dlt.current.pipeline()):  # the cursors below must not be read by two runs at once
-        yield from _metrics(session, lookback_s, _activity_rule(session, recheck_days), start_s, end_s, page_size, part_events)
+        yield from _metrics(session, settings)
 
 
-def _metrics(
-    session: ApiSession,
-    lookback_s: int,
-    rule: ActivityRule,
-    start_s: Optional[int],
-    end_s: Optional[int],
-    page_size: int,
-    part_events: int,
-) -> Iterator[pa.Table]:
-    limit = part_limit(part_events)  # None: every event in this package
-    read = session.metrics_read or _begin_metrics_read(session, lookback_s, rule, start_s, end_s, page_size, in_parts=limit is not None)
+def _metrics(session: ApiSession, settings: MetricsSettings) -> Iterator[pa.Table]:
+    limit = part_limit(settings.part_events)  # None: every event in this package
+    read = session.metrics_read or _begin_metrics_read(session, settings, in_parts=limit is not None)
     batch = _Batcher("metrics")
     rows = 0
     shared = False  # whether other resources extracted in this package too
@@ -328,16 +323,9 @@ def _metrics(
             read.close()
 
 
-def _begin_metrics_read(
-    session: ApiSession,
-    lookback_s: int,
-    rule: ActivityRule,
-    start_s: Optional[int],
-    end_s: Optional[int],
-    page_size: int,
-    *,
-    in_parts: bool,
-) -> MetricsRead:
+def _begin_metrics_read(session: ApiSession, settings: MetricsSettings, *, in_parts: bool) -> MetricsRead:
+    lookback_s, start_s, end_s, page_size = settings.lookback_s, settings.start_s, settings.end_s, settings.page_size
+    rule = _activity_rule(session, settings.recheck_days)
     backfill = end_s is not None  # an explicit window: read it, leave the cursors alone
     state = dlt.current.resource_state()
     cursors: dict[str, int] = state.get("last_event_start_ms", {})

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -43,8 +43,15 @@ __all__ = ["LoadInParts", "loads_in_parts", "load_in_parts", "part_limit", "cont
 class LoadInParts:
     """One run's parts: the metrics read waiting to go on in the next package, if any."""
 
+    first_load: Callable[[], bool]  # whether no event is stored yet; asked once, only with parts configured
     waiting: Optional[Any] = None  # the metrics read (class_source.MetricsRead) that ended a part early
     _read: Optional[Any] = None  # that read, closed when the run ends, however it ends
+    _first_load: Optional[bool] = None
+
+    def is_first_load(self) -> bool:
+        if self._first_load is None:
+            self._first_load = self.first_load()
+        return self._first_load
 
     def continues(self) -> bool:
         return self.waiting is not None
@@ -77,11 +84,13 @@ def loads_in_parts(destination: Any) -> bool:
 
 
 @contextlib.contextmanager
-def load_in_parts(pipeline: Any, enabled: bool) -> Iterator[LoadInParts]:
+def load_in_parts(pipeline: Any, first_load: Optional[Callable[[], bool]]) -> Iterator[LoadInParts]:
     """While inside, a metrics resource extracted by `pipeline` with `load_part_events` set may end its
-    part early (when `enabled`). Other pipelines, in other threads, are not affected."""
-    parts = LoadInParts()
-    if enabled:
+    part early, if `first_load` is given and says no event is stored yet. It is asked when the metrics
+    resource first starts, before anything of the run has loaded, and only if parts are configured
+    (a default run asks the destination nothing). Other pipelines, in other threads, are not affected."""
+    parts = LoadInParts(first_load or (lambda: False))
+    if first_load is not None:
         with _active_lock:
             _active[id(pipeline)] = parts
     try:
@@ -100,8 +109,12 @@ def _current() -> Optional[LoadInParts]:
 
 def part_limit(load_part_events: int) -> Optional[int]:
     """Events after which the metrics resource ends its part of the package: None (all of them now)
-    outside `load_in_parts` of the pipeline extracting it, or when parts are off (0)."""
-    return load_part_events if load_part_events > 0 and _current() is not None else None
+    when parts are off (0), outside `load_in_parts` of the pipeline extracting it, or when events are
+    stored already."""
+    if load_part_events <= 0:
+        return None
+    parts = _current()
+    return load_part_events if parts is not None and parts.is_first_load() else None
 
 
 def continue_later(read: Any) -> None:

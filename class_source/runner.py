@@ -102,8 +102,10 @@ def extract_and_load(
     from .loaded_tables import metrics_table_is_empty
     from .parts import load_in_parts, loads_in_parts
 
-    in_parts = loads_in_parts(pipeline.destination) and (refresh is not None or metrics_table_is_empty(pipeline))
-    with load_memory_limit(), load_in_parts(pipeline, in_parts) as parts:
+    def first_load() -> bool:
+        return refresh is not None or metrics_table_is_empty(pipeline)
+
+    with load_memory_limit(), load_in_parts(pipeline, first_load if loads_in_parts(pipeline.destination) else None) as parts:
         loaded = Loaded(pipeline.run(source, refresh=refresh, **(run_kwargs or {})))
         _add_package(loaded, pipeline)
         while parts.continues():

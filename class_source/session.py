@@ -27,7 +27,6 @@ from .progress import Progress
 from .scopes import RESOURCE_SCOPES, describe_missing, missing_scopes, probe_scopes
 
 logger = logging.getLogger("class_elt")
-_WITHOUT_CLASS_LISTING = frozenset({"users", "templates"})  # resources that do not read the class listing
 T = TypeVar("T")
 
 
@@ -166,7 +165,8 @@ class ApiSession:
     def runnable(self, resources: Iterable[str]) -> list[str]:
         """The resources whose scopes the key has; the others are skipped with a warning or fail."""
         resources = list(resources)
-        granted = self.granted_scopes(list_classes=not set(resources) <= _WITHOUT_CLASS_LISTING)
+        # the resources that read the class listing are those that need class:read
+        granted = self.granted_scopes(list_classes=any("class:read" in RESOURCE_SCOPES[r] for r in resources))
         missing = {r: m for r in resources if (m := missing_scopes(r, granted))}
         if missing and not self.skip_missing_scopes:
             raise ScopeError(

@@ -154,7 +154,7 @@ def test_another_pipeline_extracting_meanwhile_loads_in_one_package(tmp_path):
                          pipelines_dir=str(tmp_path / "pipelines"))
     source = embedded_source(base_url="http://127.0.0.1:1", api_key=emulator.mint_key(), transport=emulator.transport(),
                              metrics_page_size=PAGE, load_part_events=PART_EVENTS)
-    with load_in_parts(allowed, True) as parts:
+    with load_in_parts(allowed, lambda: True) as parts:
         other.run(adapt_source(source, other.destination, run_kwargs), **run_kwargs)
         assert not parts.continues()
     assert len(completed_loads(database)) == 1
