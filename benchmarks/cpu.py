@@ -214,7 +214,7 @@ def one_main(argv: list[str]) -> int:
         "load_average": os.getloadavg()[0],
         "generate_s": generate_s,
         "emulator_s": emulator_s,
-        "metrics_requests": metrics_requests,  # by the connector, its one scope probe included
+        "metrics_requests": metrics_requests,  # by the connector
         "drain_requests": len(plan),
         "baseline_rss_bytes": baseline_kib * 1024,
         "peak_rss_bytes": peak_kib * 1024,

@@ -59,7 +59,6 @@ FLOOR_RATIO_TARGET = 1.15  # issue 16: full load at most 1.15 x the latency floo
 RULE_ALLOWANCE_S = 3600
 RECHECK_S = 7 * 86_400  # recheck_days
 LOOKBACK_S = 24 * 3600  # lookback_hours: each class's metrics are re-read from its cursor's second less this
-SCOPE_PROBES = 7  # one per scope a full selection needs (class, user, template, enrollment, schedule, attendance, metrics)
 TIMESTAMP_KEYS = {"event_start"}
 
 COLUMNS = (
@@ -860,9 +859,8 @@ def targets(scenarios: list[Scenario], stats: dict[str, Any], args: argparse.Nam
             "value": (f"{incr.requests} requests vs budget {rule_budget} = 2 x {stats['classes']} classes + "
                       f"{stats['rule_classes']} attendance + {stats['rule_pages']} metrics pages of the "
                       f"{stats['rule_classes']} classes with a schedule entry within an hour of the time since the last "
-                      f"read (or new) + {overhead} listing requests; the connector also sends {SCOPE_PROBES} scope probes "
-                      f"(one per scope, before anything loads), which the budget does not count; "
-                      f"for reference, knowing the future: {ideal} = the same for the {stats['active_classes']} "
+                      f"read (or new) + {overhead} listing requests (the key's scopes are learned from these requests, "
+                      f"none is sent for them alone); for reference, knowing the future: {ideal} = the same for the {stats['active_classes']} "
                       f"classes that did have new activity, {stats['active_pages']} metrics pages"),
             "met": incr.requests <= rule_budget,
         })

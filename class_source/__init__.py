@@ -28,7 +28,7 @@ from dlt import TSecretStrValue
 
 from .activity import ActivityRule, meetings_of
 from .dlt_compat import TScd2StrategyDict
-from .errors import BadResponseError, ConfigError
+from .errors import BadResponseError, ConfigError, ScopeError
 from .lock import dataset_guard
 from .paging import ServerPageSize, expect_list, list_pages, metrics_pages
 from .parts import continue_later, part_limit
@@ -178,7 +178,7 @@ def deferred_classes(session: ApiSession) -> Iterator[pa.Table]:
 def users(session: ApiSession) -> Iterator[list[dict[str, Any]]]:
     """Users (instructors, admins) from GET /users, 1,000 per page, pages fetched concurrently."""
     if _runnable(session, "users"):
-        records = session.run(list_pages(session.client, "/users"))
+        records = session.run(list_pages(session, "/users"))
         # typed through Arrow, yielded as rows: a list column can't be written to Postgres' csv load files
         yield _counted(session, "users", _unique("users", _typed(session, "users", records))).to_pylist()
 
@@ -188,7 +188,7 @@ def users(session: ApiSession) -> Iterator[list[dict[str, Any]]]:
 def templates(session: ApiSession) -> Iterator[pa.Table]:
     """Class templates from GET /templates, replaced in full every run."""
     if _runnable(session, "templates"):
-        records = expect_list(session.run(session.client.get("/templates")), "/templates")
+        records = expect_list(session.run(session.get("/templates")), "/templates")
         yield _counted(session, "templates", _unique("templates", _typed(session, "templates", records)))
 
 
@@ -228,36 +228,45 @@ def attendance(session: ApiSession, recheck_days: float) -> Iterator[pa.Table]:
     if not _runnable(session, "attendance"):
         return
     state = dlt.current.resource_state()
-    read_at: dict[str, int] = state.setdefault("read_at_s", {})
+    read_at: dict[str, int] = state.get("read_at_s", {})
     class_ids = session.directory().regular_ids
     listed = set(class_ids)
     gone = [class_id for class_id in read_at if class_id not in listed]
-    for class_id in gone:
-        del read_at[class_id]
     rule = _activity_rule(session, recheck_days)
     asks = _asks(session, rule, dict(read_at))
     session.progress.start("attendance", len(class_ids))
 
     async def fetch(class_id: str):  # type: ignore[no-untyped-def]
         if await asks(class_id):
-            yield await session.client.get("/reporting/attendance", {"class_id": class_id})
+            yield await session.get("/reporting/attendance", {"class_id": class_id})
         else:
             yield _SKIPPED
 
     batch = _Batcher("attendance")
-    yield from batch.add(_removals(gone))
+    read: list[str] = []
     repeated = 0
-    for class_id, body in session.per_class(class_ids, fetch):
-        if body is _SKIPPED:
-            session.progress.advance("attendance", not_asked=1)
-            continue
-        typed = _typed(session, "attendance", _flatten_attendance(class_id, body), {"class_id": class_id})
-        rows = _unique("attendance", typed, warn=False)
-        repeated += typed.num_rows - rows.num_rows
-        read_at[class_id] = rule.now_s
-        session.progress.advance("attendance", rows=rows.num_rows, classes=1)
-        yield from batch.add(rows.append_column(REMOVED, pa.nulls(rows.num_rows, pa.bool_())) if rows.num_rows else _removals([class_id]))
+    try:
+        for class_id, body in session.per_class(class_ids, fetch):
+            if body is _SKIPPED:
+                session.progress.advance("attendance", not_asked=1)
+                continue
+            typed = _typed(session, "attendance", _flatten_attendance(class_id, body), {"class_id": class_id})
+            rows = _unique("attendance", typed, warn=False)
+            repeated += typed.num_rows - rows.num_rows
+            read.append(class_id)
+            session.progress.advance("attendance", rows=rows.num_rows, classes=1)
+            item = rows.append_column(REMOVED, pa.nulls(rows.num_rows, pa.bool_())) if rows.num_rows else _removals([class_id])
+            yield from batch.add(item)
+    except ScopeError:
+        if read:
+            raise  # the scope went away during the run: nothing of it loads
+        session.refused("attendance")  # nothing yielded, the state untouched: the table stays as it was
+        _skipped("attendance")
+        return
+    yield from batch.add(_removals(gone))
     yield from batch.flush()
+    # the state goes with this package: a class's rows and its read time load together
+    state["read_at_s"] = {class_id: at for class_id, at in read_at.items() if class_id in listed} | dict.fromkeys(read, rule.now_s)
     _warn_repeated("attendance", repeated)
 
 
@@ -295,7 +304,7 @@ def _metrics(session: ApiSession, settings: MetricsSettings) -> Iterator[pa.Tabl
     shared = False  # whether other resources extracted in this package too
     continues = False
     try:
-        for class_id, page in read.pages:
+        for class_id, page in _refusal_checked(session, read):
             if page is _SKIPPED:
                 session.progress.advance("metrics", not_asked=1)
                 continue
@@ -316,11 +325,28 @@ def _metrics(session: ApiSession, settings: MetricsSettings) -> Iterator[pa.Tabl
                 continues = True
                 continue_later(read)
                 return
+        if read.refused:
+            return
         yield from batch.flush()
         read.commit(dlt.current.resource_state())
     finally:
         if not continues:
             read.close()
+
+
+def _refusal_checked(session: ApiSession, read: MetricsRead) -> Iterator[tuple[str, Any]]:
+    """`read.pages`; a 403 before any page was read ends them as `session.refused` says (the read
+    yielded nothing and commits nothing: the table and the cursors stay as they were)."""
+    try:
+        for class_id, page in read.pages:
+            read.answered = read.answered or page is not _SKIPPED
+            yield class_id, page
+    except ScopeError:
+        if read.answered:
+            raise  # the scope went away during the run: nothing of it loads
+        session.refused("metrics")
+        _skipped("metrics")
+        read.refused = True
 
 
 def _begin_metrics_read(session: ApiSession, settings: MetricsSettings, *, in_parts: bool) -> MetricsRead:
@@ -375,6 +401,8 @@ class MetricsRead:
     now_s: int
     newest_ms: dict[str, int] = field(default_factory=dict)
     completed: list[str] = field(default_factory=list)
+    answered: bool = False  # whether any class's page has come back (the scope is granted)
+    refused: bool = False  # answered 403 before that, with skip_missing_scopes: nothing to commit
 
     def saw(self, class_id: str, page: pa.Table) -> None:
         newest_us = pc.max(page["event_start"].cast(pa.int64())).as_py()  # UTC_TS: epoch microseconds
@@ -445,9 +473,18 @@ def _metrics_for_window(resource: Any, end_s: Optional[int]) -> Any:
 
 def _runnable(session: ApiSession, resource: str) -> bool:
     """Whether the key can read `resource`; a missing scope of any selected resource fails (naming
-    them all) or, with skip_missing_scopes, skips the resources that need it."""
+    them all) or, with skip_missing_scopes, skips the resources that need it (`_skipped`)."""
     selected = [name for name in dlt.current.source().selected_resources if name in RESOURCES]
-    return resource in session.runnable(selected or [resource])
+    if resource in session.runnable(selected or [resource]):
+        return True
+    _skipped(resource)
+    return False
+
+
+def _skipped(resource: str) -> None:
+    """Leave `resource`'s table as it is: dlt would empty a replaced table whose selected resource
+    yielded nothing, so the resource takes itself out of the selection dlt reads after extracting."""
+    dlt.current.source().resources[resource].selected = False
 
 
 def _typed(session: ApiSession, table: str, records: Any, constants: Optional[dict[str, Any]] = None) -> pa.Table:
@@ -491,7 +528,7 @@ def _per_class_snapshot(
     session.progress.start(table, len(class_ids))
 
     async def fetch(class_id: str):  # type: ignore[no-untyped-def]
-        yield await (get(class_id) if get else session.client.get(path, {"class_id": class_id}))
+        yield await (get(class_id) if get else session.get(path, {"class_id": class_id}))
 
     batch = _Batcher(table)
     repeated = 0

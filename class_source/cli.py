@@ -195,8 +195,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         )
     session = ApiSession(str(base_url), str(api_key))
     try:
-        session.run(verify_class_api(session.client))  # a 404-everything server passes every scope probe
-        granted = session.granted_scopes()
+        session.run(verify_class_api(session.client))  # a 404-everything server would pass every scope check
+        granted = session.key_scopes()
     finally:
         session.close()
     print(f"API key accepted by {session.client.base_url}")

@@ -12,7 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -65,11 +65,25 @@ class ServerPageSize:
             self.cap = rows
 
 
-async def list_pages(client: ClassApiClient, path: str, page_size: int = 1000) -> list[dict[str, Any]]:
+LIST_PAGE_SIZE = 1000  # the largest `limit` the reference allows
+
+
+class Getter(Protocol):
+    """What sends a GET: the client, or the run's session (which may hold the answer already)."""
+
+    async def get(self, path: str, params: dict[str, Any] | None = None) -> Any: ...
+
+
+def first_page(page_size: int = LIST_PAGE_SIZE) -> dict[str, Any]:
+    """The query of a page/limit listing's first page."""
+    return {"page": 1, "limit": page_size}
+
+
+async def list_pages(api: Getter, path: str, page_size: int = LIST_PAGE_SIZE) -> list[dict[str, Any]]:
     """All records of a page/limit endpoint: the first page, then the rest concurrently."""
-    first = expect_envelope(await client.get(path, {"page": 1, "limit": page_size}), path)
+    first = expect_envelope(await api.get(path, first_page(page_size)), path)
     total_pages = int(first["pagination"].get("total_pages") or 1)  # bounded by the client (MAX_TOTAL_PAGES)
-    rest = await asyncio.gather(*(client.get(path, {"page": page, "limit": page_size}) for page in range(2, total_pages + 1)))
+    rest = await asyncio.gather(*(api.get(path, {"page": page, "limit": page_size}) for page in range(2, total_pages + 1)))
     records = list(first["data"])
     for body in rest:
         records.extend(expect_envelope(body, path)["data"])

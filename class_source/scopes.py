@@ -1,11 +1,17 @@
-"""Which API key scopes each resource needs, a cheap probe of what a key is granted, and whether the
-base URL speaks the Class API at all."""
+"""Which API key scopes each resource needs, what an answer says about a scope, and whether the base
+URL speaks the Class API at all.
+
+A run learns its key's scopes from its own first requests (session.py), not from extra ones: the
+class listing answers for class:read, the first users page for user:read, and so on. Only when there
+is no real entity to ask about (no class listed, or no class:read) does it probe one that cannot
+exist (`probe_scopes`), which relies on the API checking the scope before the lookup.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from typing import Any
 
 from .client import ClassApiClient, decode_json
@@ -22,6 +28,13 @@ RESOURCE_SCOPES: dict[str, tuple[str, ...]] = {
     "attendance": ("class:read", "attendance:read"),
     "metrics": ("class:read", "metrics:read"),
 }
+
+# Checked by their resource's first read instead of before the run: those tables are merged per
+# class read, so a resource refused before it reads anything leaves its table and cursors as they were
+# (a replaced or scd2 table would be emptied by a resource that yields nothing: their scopes are
+# checked before any resource starts).
+CHECKED_WHEN_READ: dict[str, str] = {"attendance:read": "attendance", "metrics:read": "metrics"}
+PER_CLASS_SCOPES = ("enrollment:read", "schedule:read", "attendance:read", "metrics:read")
 
 _NIL_UUID = "00000000-0000-0000-0000-000000000000"
 
@@ -74,7 +87,8 @@ def _not_class_api(client: ClassApiClient, answer: str) -> NotClassApiError:
 
 
 async def probe_scopes(client: ClassApiClient, scopes: Iterable[str]) -> dict[str, bool]:
-    """Return {scope: granted} for each scope; raises `AuthError` when the key itself is rejected."""
+    """Return {scope: granted} for each scope, each asked of an entity that cannot exist (for when there
+    is no real one to ask about); raises `AuthError` when the key itself is rejected."""
     wanted = sorted(set(scopes))
     results = await asyncio.gather(*(_granted(client, scope) for scope in wanted))
     return dict(zip(wanted, results))
@@ -82,8 +96,14 @@ async def probe_scopes(client: ClassApiClient, scopes: Iterable[str]) -> dict[st
 
 async def _granted(client: ClassApiClient, scope: str) -> bool:
     path, params = _PROBES[scope]
+    return await answers_scope(client.get(path, params))
+
+
+async def answers_scope(request: Awaitable[Any]) -> bool:
+    """Whether a GET's answer shows the key has its endpoint's scope: a 403 means not; an answer, a 404
+    or a 400 means it has. Any other failure is raised: it is not an answer about the scope."""
     try:
-        await client.get(path, params)
+        await request
     except ScopeError:
         return False
     except RedirectError:
@@ -94,7 +114,8 @@ async def _granted(client: ClassApiClient, scope: str) -> bool:
 
 
 def missing_scopes(resource: str, granted: dict[str, bool]) -> tuple[str, ...]:
-    return tuple(scope for scope in RESOURCE_SCOPES[resource] if not granted.get(scope, False))
+    """The scopes of `resource` known to be missing (a scope not learned yet is not)."""
+    return tuple(scope for scope in RESOURCE_SCOPES[resource] if granted.get(scope) is False)
 
 
 def describe_missing(missing_by_resource: dict[str, tuple[str, ...]]) -> str:

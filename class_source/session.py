@@ -1,7 +1,7 @@
 """One run's connection to the Class API, shared by every resource of a source instance.
 
-It owns the HTTP event loop and client, remembers which scopes the key has, and lists the
-organization's classes once per run for all per-class resources.
+It owns the HTTP event loop and client, learns which scopes the key has from the run's first
+requests, and lists the organization's classes once per run for all per-class resources.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timezone
@@ -21,10 +21,10 @@ import httpx
 from .client import ClassApiClient, RetryPolicy
 from .errors import NotFoundError, ScopeError
 from .fanout import EventLoopThread
-from .paging import expect_list
+from .paging import expect_list, first_page
 from .pii import PiiPolicy
 from .progress import Progress
-from .scopes import RESOURCE_SCOPES, describe_missing, missing_scopes, probe_scopes
+from .scopes import CHECKED_WHEN_READ, PER_CLASS_SCOPES, RESOURCE_SCOPES, answers_scope, describe_missing, missing_scopes, probe_scopes
 
 logger = logging.getLogger("class_elt")
 T = TypeVar("T")
@@ -97,7 +97,8 @@ class ApiSession:
         self._lock = threading.Lock()  # the scopes and the class listing, fetched once
         self._granted: dict[str, bool] | None = None
         self._directory: ClassDirectory | None = None
-        self._listing: asyncio.Future[ClassDirectory] | None = None  # the class listing, asked with the scope probes
+        self._listing: asyncio.Future[ClassDirectory] | None = None  # the class listing, asked while learning the scopes
+        self._kept: dict[tuple[str, tuple[tuple[str, Any], ...]], asyncio.Future[Any]] = {}  # on the event loop only
         self._schedules: dict[str, asyncio.Future[Any]] = {}  # touched on the event loop only
         self.metrics_read: Any = None  # the run's metrics read while it goes on over several packages (parts.py)
         self.resources_extracting = 0  # parts.py: the metrics end a part once they extract alone
@@ -142,41 +143,100 @@ class ApiSession:
 
     def _shut(self) -> None:
         loop, client = self._loop, self._client
-        self._loop, self._client, self._schedules, self._listing = None, None, {}, None
+        self._loop, self._client, self._schedules, self._listing, self._kept = None, None, {}, None, {}
         if loop is not None:
             _close(loop, client)
 
     # --- scopes -------------------------------------------------------------------------------
-    def granted_scopes(self, list_classes: bool = False) -> dict[str, bool]:
-        """Which scopes the key has; `list_classes`: ask for the class listing at the same time (a
-        source's resources need it next: one round trip fewer before they fan out)."""
-        with self._lock:
-            if self._granted is None:
-                all_scopes = {s for scopes in RESOURCE_SCOPES.values() for s in scopes}
-                self._granted = self.run(self._probe_scopes(all_scopes, list_classes))
-            return self._granted
-
-    async def _probe_scopes(self, scopes: set[str], list_classes: bool) -> dict[str, bool]:
-        if list_classes:
-            self._listing = asyncio.ensure_future(self._list_classes())
-            self._listing.add_done_callback(_retrieved)  # a failed listing is raised by directory(), if it is ever called
-        return await probe_scopes(self.client, scopes)
-
     def runnable(self, resources: Iterable[str]) -> list[str]:
-        """The resources whose scopes the key has; the others are skipped with a warning or fail."""
+        """The resources whose scopes the key has, as far as the run's first requests tell (scopes in
+        `CHECKED_WHEN_READ` are checked by their resource's first read: `refused`); a missing scope
+        fails the run, naming every missing one, or with skip_missing_scopes skips its resources."""
         resources = list(resources)
-        # the resources that read the class listing are those that need class:read
-        granted = self.granted_scopes(list_classes=any("class:read" in RESOURCE_SCOPES[r] for r in resources))
+        with self._lock:
+            learned = self._granted is None
+            if self._granted is None:
+                self._granted = self.run(self._learn_scopes(resources, every_scope=False))
+            granted = self._granted
         missing = {r: m for r in resources if (m := missing_scopes(r, granted))}
+        self._refuse_or_skip(missing, warn=learned)  # every resource asks: one warning
+        return [r for r in resources if r not in missing]
+
+    def refused(self, resource: str) -> None:
+        """`resource`, whose scope is checked by its first read, was answered 403 before it read
+        anything: fail the run, or with skip_missing_scopes warn that it is skipped."""
+        self._refuse_or_skip({resource: tuple(s for s in RESOURCE_SCOPES[resource] if s in CHECKED_WHEN_READ)}, warn=True)
+
+    def _refuse_or_skip(self, missing: dict[str, tuple[str, ...]], *, warn: bool) -> None:
         if missing and not self.skip_missing_scopes:
             raise ScopeError(
                 f"API key lacks scope {describe_missing(missing)}: grant it to the key in the Class admin portal, "
                 "leave those resources out (--resources), or set skip_missing_scopes = true",
                 tuple(sorted({s for m in missing.values() for s in m})),
             )
-        if missing:
+        if missing and warn:
             logger.warning("skipping resources the API key has no scope for: %s", describe_missing(missing))
-        return [r for r in resources if r not in missing]
+
+    def key_scopes(self) -> dict[str, bool]:
+        """Every scope a resource needs, granted or not (for `class-elt check`)."""
+        return self.run(self._learn_scopes(list(RESOURCE_SCOPES), every_scope=True))
+
+    async def _learn_scopes(self, resources: list[str], *, every_scope: bool) -> dict[str, bool]:
+        """{scope: granted} for the scopes of `resources`, learned from requests the resources make
+        anyway, whose answers are kept for them (`get`): the class listing, the first users page, the
+        templates, then one class's roster and schedules. The scopes in `CHECKED_WHEN_READ` are left
+        to their resources' first reads unless `every_scope`, or unless another scope is missing (then
+        they are asked too, so that one message names every missing scope)."""
+        wanted = {scope for resource in resources for scope in RESOURCE_SCOPES[resource]}
+        if wanted & set(CHECKED_WHEN_READ):
+            wanted.add("schedule:read")  # whether the activity rule can read schedules (activity.py)
+        first: dict[str, Awaitable[Any]] = {}
+        if "class:read" in wanted:
+            self._listing = asyncio.ensure_future(self._list_classes())
+            self._listing.add_done_callback(_retrieved)  # a failed listing is raised by directory(), if it is ever called
+            first["class:read"] = self._listing
+        if "user:read" in wanted:
+            first["user:read"] = self._keep("/users", first_page())
+        if "template:read" in wanted:
+            first["template:read"] = self._keep("/templates")
+        granted = await _answers(first)
+        per_class = [s for s in PER_CLASS_SCOPES if s in wanted]
+        now = [s for s in per_class if every_scope or s not in CHECKED_WHEN_READ]
+        granted |= await self._per_class_scopes(now)
+        later = [s for s in per_class if s not in now]
+        if later and any(missing_scopes(r, granted) for r in resources):
+            granted |= await self._per_class_scopes(later)
+        return granted
+
+    async def _per_class_scopes(self, scopes: list[str]) -> dict[str, bool]:
+        """Ask one listed class for each per-class scope (the requests its resources make of it);
+        without one (no class:read, or no class at all) ask a class that cannot exist instead."""
+        if not scopes:
+            return {}
+        listing = None if self._listing is None or self._listing.exception() else self._listing.result()
+        class_ids = [] if listing is None else listing.regular_ids or listing.all_ids
+        if not class_ids:
+            return await probe_scopes(self.client, scopes)
+        class_id = class_ids[0]
+        asks: dict[str, Callable[[], Awaitable[Any]]] = {
+            "enrollment:read": lambda: self._keep("/class/enrollments", {"class_id": class_id}),
+            "schedule:read": lambda: self.schedules_of(class_id),
+            "attendance:read": lambda: self._keep("/reporting/attendance", {"class_id": class_id}),
+            "metrics:read": lambda: self.client.get("/reporting/metrics", {"class_id": class_id, "limit": 1}),
+        }
+        return await _answers({scope: asks[scope]() for scope in scopes})
+
+    def _keep(self, path: str, params: dict[str, Any] | None = None) -> asyncio.Future[Any]:
+        """Send a GET whose answer a resource will ask for: `get` hands it over (once)."""
+        answer = asyncio.ensure_future(self.client.get(path, params))
+        answer.add_done_callback(_retrieved)  # a failure is raised to the resource that asks for it
+        self._kept[_request_key(path, params)] = answer
+        return answer
+
+    async def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        """GET `path`: the answer kept from learning the scopes if this request was made then, else a new request."""
+        kept = self._kept.pop(_request_key(path, params), None)
+        return await (kept if kept is not None else self.client.get(path, params))
 
     # --- classes ------------------------------------------------------------------------------
     def directory(self) -> ClassDirectory:
@@ -202,7 +262,9 @@ class ApiSession:
 
     # --- running requests ---------------------------------------------------------------------
     def can_read_schedules(self) -> bool:
-        granted = self.granted_scopes()
+        """Whether the key can read schedules (known once `runnable` has run; unknown: no class listed)."""
+        with self._lock:
+            granted = self._granted or {}
         return all(granted.get(scope) for scope in RESOURCE_SCOPES["schedules"])
 
     def run(self, coro: Any) -> Any:
@@ -241,6 +303,16 @@ class ApiSession:
 
 async def _result(future: asyncio.Future[T]) -> T:
     return await future
+
+
+async def _answers(requests: dict[str, Awaitable[Any]]) -> dict[str, bool]:
+    """{scope: granted} from the answers of the requests that ask about each scope."""
+    granted = await asyncio.gather(*(answers_scope(request) for request in requests.values()))
+    return dict(zip(requests, granted))
+
+
+def _request_key(path: str, params: dict[str, Any] | None) -> tuple[str, tuple[tuple[str, Any], ...]]:
+    return path, tuple(sorted((params or {}).items()))
 
 
 def _retrieved(future: asyncio.Future[Any]) -> None:

@@ -29,8 +29,7 @@ class TamperingTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         response = await self._inner.handle_async_request(request)
         body = await response.aread()
-        probe = "00000000-0000-0000-0000-000000000000" in str(request.url)
-        if request.url.path == self._path and response.status_code == 200 and not probe and self._left != 0:
+        if request.url.path == self._path and response.status_code == 200 and self._left != 0:
             self._left = None if self._left is None else self._left - 1
             body = self._tamper(request, body)
         headers = [(k, v) for k, v in response.headers.items() if k.lower() != "content-length"]

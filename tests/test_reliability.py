@@ -445,8 +445,8 @@ def test_api_down_beyond_the_retry_budget_fails_in_one_line_and_changes_nothing(
         emulator.clock.advance(8 * 3600)  # new events: a partial commit would show in tables and cursors
         tables_before = snapshot(database)
         state_before = (pipeline_dir(data_dir) / "state.json").read_bytes()
-        # the scope probe and two pages get through, then the endpoint is down
-        emulator.faults.script(METRICS, ["none"] * 3 + ["503"] * 500)
+        # two pages get through, then the endpoint is down
+        emulator.faults.script(METRICS, ["none"] * 2 + ["503"] * 500)
 
         env = run_env(base_url, emulator.mint_key(), max_retries=2, recheck_days=0)  # every class asked: pages to fail on
         done = subprocess.run([sys.executable, "-m", "class_source.cli", *RUN], env=env, cwd=workdir,
@@ -607,7 +607,7 @@ def test_a_second_run_of_the_same_pipeline_is_refused_while_the_first_is_running
         first = subprocess.Popen(script_command("none", 0, *RUN), env=run_env(base_url, key, request_timeout_s=HOLD_TIMEOUT_S),
                                  cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            metrics.wait_until_reached(first)  # probing scopes: the lock is held
+            metrics.wait_until_reached(first)  # reading metrics: the lock is held
             point_at(monkeypatch, base_url, key)
             assert main(list(RUN)) == 1
             assert first.poll() is None, "the first run ended before the second one was refused"
