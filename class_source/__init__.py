@@ -257,10 +257,10 @@ def attendance(session: ApiSession, recheck_days: float) -> Iterator[pa.Table]:
             session.progress.advance("attendance", rows=rows.num_rows, classes=1)
             item = rows.append_column(REMOVED, pa.nulls(rows.num_rows, pa.bool_())) if rows.num_rows else _removals([class_id])
             yield from batch.add(item)
-    except ScopeError:
+    except ScopeError as error:
         if read:
             raise  # the scope went away during the run: nothing of it loads
-        session.refused("attendance")  # nothing yielded, the state untouched: the table stays as it was
+        session.refused("attendance", error)  # nothing yielded, the state untouched: the table stays as it was
         _skipped("attendance")
         return
     yield from batch.add(_removals(gone))
@@ -341,10 +341,10 @@ def _refusal_checked(session: ApiSession, read: MetricsRead) -> Iterator[tuple[s
         for class_id, page in read.pages:
             read.answered = read.answered or page is not _SKIPPED
             yield class_id, page
-    except ScopeError:
+    except ScopeError as error:
         if read.answered:
             raise  # the scope went away during the run: nothing of it loads
-        session.refused("metrics")
+        session.refused("metrics", error)
         _skipped("metrics")
         read.refused = True
 

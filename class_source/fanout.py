@@ -117,4 +117,6 @@ class EventLoopThread:
     def close(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=5)
+        if not self._thread.is_alive():
+            self.loop.close()  # a loop still running (a callback stuck past the timeout) cannot be closed
         self._executor.shutdown(wait=False)

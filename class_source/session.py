@@ -96,10 +96,12 @@ class ApiSession:
         self._open_lock = threading.Lock()  # the loop, the client, their users
         self._lock = threading.Lock()  # the scopes and the class listing, fetched once
         self._granted: dict[str, bool] | None = None
+        self._selected: list[str] = []  # the resources the run selected (as the first to check its scopes saw them)
+        self._refusals = 0  # resources answered 403 by their first read (scopes.CHECKED_WHEN_READ)
         self._directory: ClassDirectory | None = None
         self._listing: asyncio.Future[ClassDirectory] | None = None  # the class listing, asked while learning the scopes
-        self._kept: dict[tuple[str, tuple[tuple[str, Any], ...]], asyncio.Future[Any]] = {}  # on the event loop only
-        self._schedules: dict[str, asyncio.Future[Any]] = {}  # touched on the event loop only
+        self._kept: dict[_RequestKey, asyncio.Future[Any] | _Settled] = {}  # on the event loop only
+        self._schedules: dict[str, asyncio.Future[Any] | _Settled] = {}  # touched on the event loop only
         self.metrics_read: Any = None  # the run's metrics read while it goes on over several packages (parts.py)
         self.resources_extracting = 0  # parts.py: the metrics end a part once they extract alone
 
@@ -143,7 +145,14 @@ class ApiSession:
 
     def _shut(self) -> None:
         loop, client = self._loop, self._client
-        self._loop, self._client, self._schedules, self._listing, self._kept = None, None, {}, None, {}
+        # the answers already in outlive the loop: a resource that skips itself may close the API
+        # before the next resource opens it again
+        listing = _settled(self._listing) if self._listing is not None else None
+        if self._directory is None and listing is not None and listing.error is None:
+            self._directory = listing.value
+        self._kept = {key: settled for key, answer in self._kept.items() if (settled := _settled(answer))}
+        self._schedules = {key: settled for key, answer in self._schedules.items() if (settled := _settled(answer))}
+        self._loop, self._client, self._listing = None, None, None
         if loop is not None:
             _close(loop, client)
 
@@ -156,16 +165,32 @@ class ApiSession:
         with self._lock:
             learned = self._granted is None
             if self._granted is None:
+                self._selected = resources
                 self._granted = self.run(self._learn_scopes(resources, every_scope=False))
             granted = self._granted
         missing = {r: m for r in resources if (m := missing_scopes(r, granted))}
         self._refuse_or_skip(missing, warn=learned)  # every resource asks: one warning
         return [r for r in resources if r not in missing]
 
-    def refused(self, resource: str) -> None:
-        """`resource`, whose scope is checked by its first read, was answered 403 before it read
-        anything: fail the run, or with skip_missing_scopes warn that it is skipped."""
-        self._refuse_or_skip({resource: tuple(s for s in RESOURCE_SCOPES[resource] if s in CHECKED_WHEN_READ)}, warn=True)
+    def refused(self, resource: str, error: ScopeError) -> None:
+        """`resource`, whose scope is checked by its first read (`CHECKED_WHEN_READ`), was answered
+        `error` before it read anything: fail the run, or with skip_missing_scopes warn that it is
+        skipped. The first such refusal asks the first class about the other scopes checked that way,
+        so that one message names every one missing. A 403 naming another scope is raised as it is."""
+        own = [scope for scope in RESOURCE_SCOPES[resource] if scope in CHECKED_WHEN_READ]
+        if not set(error.missing_scopes) <= set(own):
+            raise error  # e.g. schedules (read by the activity rule) refused in the middle of the run
+        lazy = [r for r in self._selected or [resource] if any(s in CHECKED_WHEN_READ for s in RESOURCE_SCOPES[r])]
+        with self._lock:
+            self._refusals += 1
+            first = self._refusals == 1
+            granted = dict(self._granted or {}) | dict.fromkeys(own, False)
+            if first:
+                unknown = [s for r in lazy for s in RESOURCE_SCOPES[r] if s in CHECKED_WHEN_READ and s not in granted]
+                granted |= self.run(self._per_class_scopes(unknown))
+            self._granted = granted
+        missing = {r: m for r in lazy if (m := missing_scopes(r, granted))}
+        self._refuse_or_skip(missing, warn=first)  # whichever refusal's error the run reports, it names them all
 
     def _refuse_or_skip(self, missing: dict[str, tuple[str, ...]], *, warn: bool) -> None:
         if missing and not self.skip_missing_scopes:
@@ -213,7 +238,9 @@ class ApiSession:
         without one (no class:read, or no class at all) ask a class that cannot exist instead."""
         if not scopes:
             return {}
-        listing = None if self._listing is None or self._listing.exception() else self._listing.result()
+        listing = self._directory
+        if listing is None and self._listing is not None and not self._listing.exception():
+            listing = self._listing.result()
         class_ids = [] if listing is None else listing.regular_ids or listing.all_ids
         if not class_ids:
             return await probe_scopes(self.client, scopes)
@@ -236,6 +263,8 @@ class ApiSession:
     async def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         """GET `path`: the answer kept from learning the scopes if this request was made then, else a new request."""
         kept = self._kept.pop(_request_key(path, params), None)
+        if isinstance(kept, _Settled):
+            return kept.result()
         return await (kept if kept is not None else self.client.get(path, params))
 
     # --- classes ------------------------------------------------------------------------------
@@ -256,6 +285,8 @@ class ApiSession:
         """GET /schedules of one class, requested once per run by whichever resource asks first
         (the schedules resource loads it, the activity rule reads it)."""
         task = self._schedules.get(class_id)
+        if isinstance(task, _Settled):
+            return task.result()
         if task is None:
             task = self._schedules[class_id] = asyncio.ensure_future(self.client.get("/schedules", {"class_id": class_id}))
         return await asyncio.shield(task)  # one asker cancelled must not cancel the other's answer
@@ -311,8 +342,34 @@ async def _answers(requests: dict[str, Awaitable[Any]]) -> dict[str, bool]:
     return dict(zip(requests, granted))
 
 
-def _request_key(path: str, params: dict[str, Any] | None) -> tuple[str, tuple[tuple[str, Any], ...]]:
+_RequestKey = tuple[str, tuple[tuple[str, Any], ...]]
+
+
+def _request_key(path: str, params: dict[str, Any] | None) -> _RequestKey:
     return path, tuple(sorted((params or {}).items()))
+
+
+@dataclass(frozen=True)
+class _Settled:
+    """An answer that outlived the event loop it came in on: its value, or the error it raised."""
+
+    value: Any = None
+    error: BaseException | None = None
+
+    def result(self) -> Any:
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+def _settled(answer: asyncio.Future[Any] | _Settled) -> _Settled | None:
+    """`answer` as a `_Settled`, if it has come in (None if it is still pending or was cancelled)."""
+    if isinstance(answer, _Settled):
+        return answer
+    if not answer.done() or answer.cancelled():
+        return None
+    error = answer.exception()
+    return _Settled(error=error) if error is not None else _Settled(answer.result())
 
 
 def _retrieved(future: asyncio.Future[Any]) -> None:

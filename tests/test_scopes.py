@@ -76,6 +76,39 @@ def test_a_key_losing_a_scope_fails_in_one_line_or_skips_leaving_that_table_as_i
     assert_matches_truth(database, truth, tables=[t for t in KEYS if t != table])
 
 
+def test_a_key_without_attendance_and_metrics_is_told_both_at_once_however_the_reads_interleave(workdir, monkeypatch, capsys):
+    emulator = Emulator(seed=74, classes=3)
+    missing = ("attendance:read", "metrics:read")
+    with emulator.serve() as base_url:
+        point_at(monkeypatch, base_url, emulator.mint_key(scopes=[s for s in ALL_SCOPES if s not in missing]))
+        assert main(RUN) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1, err
+        assert "attendance:read (needed by attendance)" in err[0] and "metrics:read (needed by metrics)" in err[0], err[0]
+
+        monkeypatch.setenv("SOURCES__CLASS_API__SKIP_MISSING_SCOPES", "true")
+        assert main(RUN) == 0
+        truth = emulator.school.ground_truth()
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "skipping resources" in line]
+    assert len(warnings) == 1 and all(scope in warnings[0] for scope in missing), warnings
+    assert_matches_truth(workdir / DATABASE, truth, tables=[t for t in KEYS if t not in ("attendance", "metrics")])
+
+
+@pytest.mark.parametrize(
+    ("missing", "resources"),
+    [("class:read", []), ("user:read", ["--resources", "users,enrollments,attendance"]), ("user:read", ["--resources", "users,templates"])],
+)
+def test_a_skipped_resource_costs_no_repeated_request(workdir, monkeypatch, missing, resources):
+    """The first resource to run may skip itself and close the API before the next one opens it:
+    what the scope check asked is still handed to the resources that load it."""
+    emulator = Emulator(seed=75, classes=3)
+    with emulator.serve() as base_url:
+        point_at(monkeypatch, base_url, emulator.mint_key(scopes=[s for s in ALL_SCOPES if s != missing]), skip_missing_scopes="true")
+        assert main([*RUN, *resources]) == 0
+    repeated = {request: n for request, n in Counter((e.endpoint, e.query) for e in emulator.request_log.entries).items() if n > 1}
+    assert repeated == {}, repeated
+
+
 @pytest.mark.parametrize("order", ORDERS)
 def test_check_tells_a_missing_scope_from_a_granted_one_whichever_the_api_checks_first(workdir, monkeypatch, capsys, order):
     emulator = Emulator(seed=73, classes=2, readings=ApiReadings(scope_check_order=order))
