@@ -238,3 +238,12 @@ def test_cpu_targets_are_issue_16s_each_met_or_missed_with_its_figures():
     # loader's share: 0.25 GiB at 1 M -> 1.25 GiB at 20 M, 5x for 20x the events: not flat
     assert not targets["peak RSS flat in the event count (loader's share, peak - baseline)"]["met"]
     assert all(t["met"] for name, t in targets.items() if "exactly once" in name)
+
+
+def test_the_bare_fetcher_asks_for_every_event_of_the_school_once_per_request(tmp_path):
+    bare = _module("bare_fetch")
+    result_file = tmp_path / "bare.json"
+    assert bare.main(["--classes", str(CLASSES), "--latency-ms", "0", "--verify", "--json", str(result_file)]) == 0
+    result = json.loads(result_file.read_text())
+    assert result["events"] == result["truth_events"] > 0  # the same work as a full load's metrics
+    assert result["served"] == result["requests"]  # every request sent reached the emulator, once
