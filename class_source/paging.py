@@ -74,16 +74,16 @@ class Getter(Protocol):
     async def get(self, path: str, params: dict[str, Any] | None = None) -> Any: ...
 
 
-def first_page(page_size: int = LIST_PAGE_SIZE) -> dict[str, Any]:
-    """The query of a page/limit listing's first page."""
-    return {"page": 1, "limit": page_size}
+def page_query(page: int, page_size: int = LIST_PAGE_SIZE) -> dict[str, Any]:
+    """The query of one page of a page/limit listing."""
+    return {"page": page, "limit": page_size}
 
 
 async def list_pages(api: Getter, path: str, page_size: int = LIST_PAGE_SIZE) -> list[dict[str, Any]]:
     """All records of a page/limit endpoint: the first page, then the rest concurrently."""
-    first = expect_envelope(await api.get(path, first_page(page_size)), path)
+    first = expect_envelope(await api.get(path, page_query(1, page_size)), path)
     total_pages = int(first["pagination"].get("total_pages") or 1)  # bounded by the client (MAX_TOTAL_PAGES)
-    rest = await asyncio.gather(*(api.get(path, {"page": page, "limit": page_size}) for page in range(2, total_pages + 1)))
+    rest = await asyncio.gather(*(api.get(path, page_query(page, page_size)) for page in range(2, total_pages + 1)))
     records = list(first["data"])
     for body in rest:
         records.extend(expect_envelope(body, path)["data"])

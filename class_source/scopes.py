@@ -33,13 +33,17 @@ RESOURCE_SCOPES: dict[str, tuple[str, ...]] = {
 # class read, so a resource refused before it reads anything leaves its table and cursors as they were
 # (a replaced or scd2 table would be emptied by a resource that yields nothing: their scopes are
 # checked before any resource starts).
-CHECKED_WHEN_READ: dict[str, str] = {"attendance:read": "attendance", "metrics:read": "metrics"}
-PER_CLASS_SCOPES = ("enrollment:read", "schedule:read", "attendance:read", "metrics:read")
+CHECKED_WHEN_READ = frozenset({"attendance:read", "metrics:read"})
+# the scopes read per class, beyond class:read (which lists the classes)
+PER_CLASS_SCOPES = tuple(
+    dict.fromkeys(scope for scopes in RESOURCE_SCOPES.values() if "class:read" in scopes for scope in scopes if scope != "class:read")
+)
 
 _NIL_UUID = "00000000-0000-0000-0000-000000000000"
 
 # One read per scope for an entity that cannot exist: the API checks the scope before the lookup,
-# so 403 means "not granted" and 404 (or 400) means "granted".
+# so 403 means "not granted" and 404 (or 400) means "granted". A per-class one asks a real class
+# instead when there is one (`class_read`).
 _PROBES: dict[str, tuple[str, dict[str, object]]] = {
     "class:read": ("/classes", {"class_id": _NIL_UUID}),
     "user:read": ("/users", {"id": 0}),
@@ -92,6 +96,12 @@ async def probe_scopes(client: ClassApiClient, scopes: Iterable[str]) -> dict[st
     wanted = sorted(set(scopes))
     results = await asyncio.gather(*(_granted(client, scope) for scope in wanted))
     return dict(zip(wanted, results))
+
+
+def class_read(scope: str, class_id: str) -> tuple[str, dict[str, object]]:
+    """The read of one class that tells whether the key has the per-class `scope`."""
+    path, params = _PROBES[scope]
+    return path, {**params, "class_id": class_id}
 
 
 async def _granted(client: ClassApiClient, scope: str) -> bool:

@@ -21,10 +21,19 @@ import httpx
 from .client import ClassApiClient, RetryPolicy
 from .errors import NotFoundError, ScopeError
 from .fanout import EventLoopThread
-from .paging import expect_list, first_page
+from .paging import expect_list, page_query
 from .pii import PiiPolicy
 from .progress import Progress
-from .scopes import CHECKED_WHEN_READ, PER_CLASS_SCOPES, RESOURCE_SCOPES, answers_scope, describe_missing, missing_scopes, probe_scopes
+from .scopes import (
+    CHECKED_WHEN_READ,
+    PER_CLASS_SCOPES,
+    RESOURCE_SCOPES,
+    answers_scope,
+    class_read,
+    describe_missing,
+    missing_scopes,
+    probe_scopes,
+)
 
 logger = logging.getLogger("class_elt")
 T = TypeVar("T")
@@ -101,7 +110,7 @@ class ApiSession:
         self._directory: ClassDirectory | None = None
         self._listing: asyncio.Future[ClassDirectory] | None = None  # the class listing, asked while learning the scopes
         self._kept: dict[_RequestKey, asyncio.Future[Any] | _Settled] = {}  # on the event loop only
-        self._schedules: dict[str, asyncio.Future[Any] | _Settled] = {}  # touched on the event loop only
+        self._schedules: dict[str, asyncio.Future[Any]] = {}  # touched on the event loop only
         self.metrics_read: Any = None  # the run's metrics read while it goes on over several packages (parts.py)
         self.resources_extracting = 0  # parts.py: the metrics end a part once they extract alone
 
@@ -151,8 +160,7 @@ class ApiSession:
         if self._directory is None and listing is not None and listing.error is None:
             self._directory = listing.value
         self._kept = {key: settled for key, answer in self._kept.items() if (settled := _settled(answer))}
-        self._schedules = {key: settled for key, answer in self._schedules.items() if (settled := _settled(answer))}
-        self._loop, self._client, self._listing = None, None, None
+        self._loop, self._client, self._listing, self._schedules = None, None, None, {}
         if loop is not None:
             _close(loop, client)
 
@@ -213,7 +221,7 @@ class ApiSession:
         to their resources' first reads unless `every_scope`, or unless another scope is missing (then
         they are asked too, so that one message names every missing scope)."""
         wanted = {scope for resource in resources for scope in RESOURCE_SCOPES[resource]}
-        if wanted & set(CHECKED_WHEN_READ):
+        if wanted & CHECKED_WHEN_READ:
             wanted.add("schedule:read")  # whether the activity rule can read schedules (activity.py)
         first: dict[str, Awaitable[Any]] = {}
         if "class:read" in wanted:
@@ -221,7 +229,7 @@ class ApiSession:
             self._listing.add_done_callback(_retrieved)  # a failed listing is raised by directory(), if it is ever called
             first["class:read"] = self._listing
         if "user:read" in wanted:
-            first["user:read"] = self._keep("/users", first_page())
+            first["user:read"] = self._keep("/users", page_query(1))
         if "template:read" in wanted:
             first["template:read"] = self._keep("/templates")
         granted = await _answers(first)
@@ -244,14 +252,7 @@ class ApiSession:
         class_ids = [] if listing is None else listing.regular_ids or listing.all_ids
         if not class_ids:
             return await probe_scopes(self.client, scopes)
-        class_id = class_ids[0]
-        asks: dict[str, Callable[[], Awaitable[Any]]] = {
-            "enrollment:read": lambda: self._keep("/class/enrollments", {"class_id": class_id}),
-            "schedule:read": lambda: self.schedules_of(class_id),
-            "attendance:read": lambda: self._keep("/reporting/attendance", {"class_id": class_id}),
-            "metrics:read": lambda: self.client.get("/reporting/metrics", {"class_id": class_id, "limit": 1}),
-        }
-        return await _answers({scope: asks[scope]() for scope in scopes})
+        return await _answers({scope: self._keep(*class_read(scope, class_ids[0])) for scope in scopes})
 
     def _keep(self, path: str, params: dict[str, Any] | None = None) -> asyncio.Future[Any]:
         """Send a GET whose answer a resource will ask for: `get` hands it over (once)."""
@@ -285,10 +286,8 @@ class ApiSession:
         """GET /schedules of one class, requested once per run by whichever resource asks first
         (the schedules resource loads it, the activity rule reads it)."""
         task = self._schedules.get(class_id)
-        if isinstance(task, _Settled):
-            return task.result()
         if task is None:
-            task = self._schedules[class_id] = asyncio.ensure_future(self.client.get("/schedules", {"class_id": class_id}))
+            task = self._schedules[class_id] = asyncio.ensure_future(self.get("/schedules", {"class_id": class_id}))
         return await asyncio.shield(task)  # one asker cancelled must not cancel the other's answer
 
     # --- running requests ---------------------------------------------------------------------
